@@ -1,0 +1,64 @@
+"""Schema migrations, applied in order. The schema version lives in `PRAGMA user_version`.
+
+Never edit a released migration: add a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "jobs and their progress events",
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,
+            correlation_id TEXT NOT NULL,
+            params TEXT NOT NULL,
+            result TEXT,
+            error TEXT,
+            progress TEXT,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            owner TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX jobs_status ON jobs(status);
+        CREATE INDEX jobs_created ON jobs(created_at);
+        CREATE TABLE job_events (
+            job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        );
+        """,
+    ),
+    (
+        2,
+        "image generation history",
+        """
+        CREATE TABLE generations (
+            id TEXT PRIMARY KEY,
+            job_id TEXT,
+            created_at REAL NOT NULL,
+            backend TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative_prompt TEXT NOT NULL DEFAULT '',
+            params TEXT NOT NULL,
+            images TEXT NOT NULL,
+            notes TEXT NOT NULL DEFAULT '[]',
+            character_id INTEGER,
+            correlation_id TEXT
+        );
+        CREATE INDEX generations_created ON generations(created_at);
+        """,
+    ),
+]
