@@ -1,0 +1,21 @@
+"""Plugins: training, image, video and captioning backends behind stable interfaces.
+
+Each `plugins/<kind>/interface.py` is the contract. Adapters live beside it and never import each other.
+`register_builtin_plugins()` is the one explicit list of the plugins that ship with Isengard.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from plugins.base import PluginRegistry, PluginSettings
+
+
+def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings) -> None:
+    """Register every built-in plugin. A plugin that cannot run here still registers and says why."""
+    from plugins.image.mock import MockImageBackend
+    from plugins.training.mock import MockTrainer
+
+    registry.register(MockTrainer())
+    registry.register(MockImageBackend())

@@ -1,0 +1,185 @@
+"""What every plugin shares: identity, availability, the run context it reports through, the registry."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+PLUGIN_KINDS = ("training", "image", "video", "captioning")
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+    @classmethod
+    def yes(cls, reason: str = "ready") -> Availability:
+        return cls(True, reason)
+
+    @classmethod
+    def no(cls, reason: str) -> Availability:
+        return cls(False, reason)
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """The part of the app settings a plugin may read (plugins never import `isengard.settings`)."""
+
+    mode: str = "fast-test"
+    data_dir: Path = Path("data")
+    tmp_dir: Path = Path("tmp")
+    subprocess_log_dir: Path = Path("logs/worker/latest/subprocess")
+    comfyui_url: str | None = None
+    comfyui_lora_dir: Path | None = None
+    ai_toolkit_dir: Path | None = None
+    ai_toolkit_python: Path | None = None
+    hf_token: str | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Cancelled(Exception):
+    """Raised inside a plugin when the user cancelled; the job ends as `cancelled`, keeping what was saved."""
+
+
+@runtime_checkable
+class RunContext(Protocol):
+    """How a running plugin reports progress and learns it was cancelled (implemented by the job runner)."""
+
+    job_id: str
+    correlation_id: str
+
+    def progress(self, **fields: Any) -> None:
+        """step, total, loss, message, eta_s, it_s, images (paths), preview (path), checkpoint (path)…"""
+
+    def is_cancelled(self) -> bool: ...
+
+    def check_cancelled(self) -> None:
+        """Raise `Cancelled` if the user asked to stop."""
+
+    def log(self, event: str, message: str, **context: Any) -> None: ...
+
+
+class SimpleRunContext:
+    """A RunContext for direct calls (tests, scripts): records progress in memory, cancels on demand."""
+
+    def __init__(self, job_id: str = "direct", correlation_id: str = "direct"):
+        self.job_id = job_id
+        self.correlation_id = correlation_id
+        self.events: list[dict[str, Any]] = []
+        self.logs: list[tuple[str, str, dict]] = []
+        self._cancel = threading.Event()
+
+    def progress(self, **fields: Any) -> None:
+        self.events.append(fields)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def log(self, event: str, message: str, **context: Any) -> None:
+        self.logs.append((event, message, context))
+
+
+class Plugin(ABC):
+    """A plugin: a name, a version, and whether it can run here."""
+
+    kind: ClassVar[str]
+    name: ClassVar[str]
+    version: ClassVar[str]
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def availability(self) -> Availability:
+        """Can this plugin run now? Never raises; the reason is shown to the user."""
+
+
+class DuplicatePluginError(ValueError):
+    pass
+
+
+class PluginRegistry:
+    """Explicit registration; a second plugin with the same kind and name is an error."""
+
+    def __init__(self) -> None:
+        self._plugins: dict[tuple[str, str], Plugin] = {}
+
+    def register(self, plugin: Plugin) -> Plugin:
+        kind = getattr(plugin, "kind", None)
+        if kind not in PLUGIN_KINDS:
+            raise ValueError(f"{type(plugin).__name__} has unknown plugin kind {kind!r}")
+        for attr in ("name", "version"):
+            if not isinstance(getattr(plugin, attr, None), str) or not getattr(plugin, attr):
+                raise ValueError(f"{type(plugin).__name__} must declare a non-empty {attr}")
+        key = (kind, plugin.name)
+        if key in self._plugins:
+            raise DuplicatePluginError(f"a {kind} plugin named {plugin.name!r} is already registered")
+        self._plugins[key] = plugin
+        return plugin
+
+    def get(self, kind: str, name: str) -> Plugin:
+        try:
+            return self._plugins[(kind, name)]
+        except KeyError:
+            known = ", ".join(self.names(kind)) or "none"
+            raise KeyError(f"no {kind} plugin named {name!r} (known: {known})") from None
+
+    def names(self, kind: str) -> list[str]:
+        return [name for (k, name) in self._plugins if k == kind]
+
+    def of_kind(self, kind: str) -> list[Plugin]:
+        return [p for (k, _), p in self._plugins.items() if k == kind]
+
+    def all(self) -> Iterable[Plugin]:
+        return list(self._plugins.values())
+
+    def describe(self) -> list[dict[str, Any]]:
+        rows = []
+        for plugin in self._plugins.values():
+            try:
+                avail = plugin.availability()
+            except Exception as exc:  # a broken plugin is shown as unavailable, never crashes the app
+                avail = Availability.no(f"availability check failed: {exc}")
+            rows.append(
+                {
+                    "kind": plugin.kind,
+                    "name": plugin.name,
+                    "version": plugin.version,
+                    "label": plugin.label or plugin.name,
+                    "available": avail.ok,
+                    "reason": avail.reason,
+                }
+            )
+        return rows
+
+
+FAMILIES = ("flux", "sdxl", "sd15")
+FAMILY_LABELS = {"flux": "FLUX.1", "sdxl": "SDXL", "sd15": "SD 1.5"}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A base model as plugins see it: which family, and where its weights are (or come from)."""
+
+    id: str
+    family: str
+    source: str  # a Hugging Face repo id, a local diffusers folder, or a single-file checkpoint
+    local_path: Path | None = None  # set once the weights are on disk
+    single_file: bool = False
+    label: str = ""
+    sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")

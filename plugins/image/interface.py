@@ -1,0 +1,74 @@
+"""The image-backend contract: prompt (+ LoRAs) in, images out.
+
+Backends return PIL images plus the text chunks they want embedded (ComfyUI adds `prompt`/`workflow`);
+the core generation service writes the PNGs, their metadata and the history. Progress events:
+`step` / `total` (int), `preview` (path of a small PNG, overwritten per step), `message` (str),
+`image_index` (int).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from plugins.base import ModelRef, Plugin, RunContext
+
+SCHEDULERS = ("default", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "ddim")
+
+
+@dataclass(frozen=True)
+class LoraRef:
+    path: Path
+    strength: float = 1.0
+    name: str = ""
+    sha256: str | None = None
+    family: str | None = None
+
+
+@dataclass
+class ImageRequest:
+    prompt: str
+    base: ModelRef
+    negative_prompt: str = ""
+    loras: list[LoraRef] = field(default_factory=list)
+    width: int = 1024
+    height: int = 1024
+    steps: int = 28
+    guidance: float = 3.5
+    scheduler: str = "default"
+    seed: int = 0
+    count: int = 1
+    options: dict[str, Any] = field(default_factory=dict)  # backend-specific, e.g. low-VRAM flags
+
+
+@dataclass
+class GeneratedImage:
+    image: Any  # PIL.Image.Image
+    seed: int
+    png_text: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ImageResult:
+    images: list[GeneratedImage]
+    notes: list[str] = field(default_factory=list)  # things the user should know (e.g. prompt truncated)
+    info: dict[str, Any] = field(default_factory=dict)  # backend facts: load counts, timings, sampler name
+
+
+class ImageBackend(Plugin):
+    kind: ClassVar[str] = "image"
+    families: ClassVar[tuple[str, ...]] = ()
+
+    def size_factor(self, family: str) -> int:
+        """Width and height must be multiples of this for the family."""
+        return 16 if family == "flux" else 8
+
+    def base_models(self) -> list[ModelRef] | None:
+        """Models this backend offers itself (a ComfyUI server's list); None means the catalogue's."""
+        return None
+
+    @abstractmethod
+    def run(self, request: ImageRequest, ctx: RunContext) -> ImageResult:
+        """Generate `request.count` images; seeds are request.seed, +1, +2…; raise Cancelled on cancel."""
