@@ -1,0 +1,66 @@
+"""`doctor`: mode, device, paths, capability matrix and plugin availability."""
+
+from __future__ import annotations
+
+import platform
+
+from isengard import __version__
+from isengard.capabilities import capability_matrix
+from isengard.cli.common import print_json
+from isengard.context import bootstrap
+from isengard.obs import event
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("doctor", help="check this machine: mode, GPU, paths, plugins")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def report(ctx) -> dict:
+    return {
+        "version": __version__,
+        "python": platform.python_version(),
+        "mode": ctx.settings.mode,
+        "mode_reason": ctx.settings.mode_reason,
+        "device": ctx.device.to_dict(),
+        "paths": {
+            "data": str(ctx.paths.data),
+            "data_reason": ctx.settings.data_dir_reason,
+            "logs": str(ctx.paths.logs),
+            "tmp": str(ctx.paths.tmp),
+            "database": str(ctx.paths.db),
+        },
+        "database": {"schema_version": ctx.db.schema_version},
+        "settings": ctx.settings.public_dict(),
+        "capabilities": capability_matrix(ctx.registry),
+        "plugins": ctx.registry.describe(),
+    }
+
+
+def run(args) -> int:
+    ctx = bootstrap(console_level="WARNING", start_runner=False)
+    try:
+        data = report(ctx)
+        event("cli.doctor", "doctor report", mode=data["mode"], device=data["device"]["label"])
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"Isengard {data['version']} (Python {data['python']})")
+    print(f"Mode:     {data['mode']} — {data['mode_reason']}")
+    print(f"Device:   {data['device']['label']} (torch {data['device']['torch_version']})")
+    print(f"Data:     {data['paths']['data']} ({data['paths']['data_reason']})")
+    print(f"Logs:     {data['paths']['logs']}")
+    print(f"Database: {data['paths']['database']} (schema {data['database']['schema_version']})")
+    print("\nCapabilities:")
+    for cap in data["capabilities"]:
+        print(f"  {cap['label']:<34} {cap['status_label']:<14} {cap['live']}")
+    print("\nPlugins:")
+    for plugin in data["plugins"]:
+        state = "available" if plugin["available"] else "unavailable"
+        print(
+            f"  {plugin['kind']:<11} {plugin['name']:<12} {plugin['version']:<8} {state}: {plugin['reason']}"
+        )
+    return 0

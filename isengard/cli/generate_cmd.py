@@ -1,0 +1,65 @@
+"""`generate`: make images through the same service and job runner as the Image Gen tab."""
+
+from __future__ import annotations
+
+from isengard.cli.common import follow_job, info, print_json
+from isengard.context import bootstrap
+from isengard.errors import JobFailedError
+from isengard.generation.service import GenerateForm
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("generate", help="generate images from a prompt (optionally with a LoRA)")
+    p.add_argument("--prompt", required=True, help="what to draw")
+    p.add_argument("--negative", default="", help="what to avoid (SD families)")
+    p.add_argument("--lora", action="append", default=[], metavar="PATH", help="a LoRA file (repeatable)")
+    p.add_argument("--strength", type=float, default=1.0, help="LoRA strength (default 1.0)")
+    p.add_argument("--base", help="base model id (see configs/models.yaml)")
+    p.add_argument("--backend", help="image backend: diffusers, comfyui or mock")
+    p.add_argument("--seed", type=int, default=-1, help="seed (default: random, printed afterwards)")
+    p.add_argument("--steps", type=int)
+    p.add_argument("--guidance", type=float)
+    p.add_argument("--sampler", default="default", help="sampler/scheduler name")
+    p.add_argument("--width", type=int)
+    p.add_argument("--height", type=int)
+    p.add_argument("--count", type=int, default=1, help="number of images")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    ctx = bootstrap(console_level="WARNING")
+    try:
+        form = GenerateForm(
+            prompt=args.prompt,
+            negative_prompt=args.negative,
+            backend=args.backend,
+            base_model=args.base,
+            loras=[{"path": path, "strength": args.strength} for path in args.lora],
+            width=args.width,
+            height=args.height,
+            steps=args.steps,
+            guidance=args.guidance,
+            scheduler=args.sampler,
+            seed=args.seed,
+            count=args.count,
+        )
+        job_id, prepared = ctx.generation.submit(form)
+        for note in prepared.notes:
+            info(f"note: {note}")
+        job = follow_job(ctx.runner, job_id, quiet=args.json)
+        if job.status != "succeeded":
+            raise JobFailedError(f"Generation {job.status}: {job.error or 'no details'}")
+        result = job.result or {}
+        if args.json:
+            print_json({"job_id": job_id, **result})
+        else:
+            for note in result.get("notes", []):
+                if note not in prepared.notes:
+                    info(f"note: {note}")
+            for image in result.get("images", []):
+                print(image["path"])
+            info(f"seed(s): {', '.join(str(i['seed']) for i in result.get('images', []))}")
+        return 0
+    finally:
+        ctx.close()

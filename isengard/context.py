@@ -1,0 +1,108 @@
+"""Building the application: settings → paths → logging → storage → plugins → job runner → services.
+
+`bootstrap()` is the one place that wires everything; `python app.py`, the CLI and the tests call it.
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from isengard.device import DeviceInfo, detect_device
+from isengard.generation.service import GenerationService
+from isengard.jobs import JobRunner
+from isengard.models.catalogue import Catalogue, load_catalogue
+from isengard.obs import event, setup_logging
+from isengard.paths import Paths
+from isengard.settings import Settings
+from isengard.storage.db import Database
+from plugins.base import PluginRegistry, PluginSettings
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    paths: Paths
+    db: Database
+    registry: PluginRegistry
+    runner: JobRunner
+    catalogue: Catalogue
+    generation: GenerationService
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> DeviceInfo:
+        return detect_device()
+
+    def close(self) -> None:
+        self.runner.shutdown(wait=True)
+        self.db.close()
+
+
+def plugin_settings(settings: Settings, paths: Paths) -> PluginSettings:
+    return PluginSettings(
+        mode=settings.mode,
+        data_dir=paths.data,
+        tmp_dir=paths.tmp,
+        subprocess_log_dir=paths.subprocess_logs,
+        comfyui_url=settings.comfyui_url,
+        comfyui_lora_dir=settings.comfyui_lora_dir,
+        ai_toolkit_dir=settings.ai_toolkit_dir,
+        ai_toolkit_python=settings.ai_toolkit_python,
+        hf_token=settings.hf_token,
+    )
+
+
+def default_image_backend(settings: Settings) -> str:
+    return "mock" if settings.fast_test else "diffusers"
+
+
+def default_base_model(settings: Settings) -> str:
+    """Fast-test draws placeholders at the real model's size; production on CPU uses a tiny model."""
+    if settings.fast_test or detect_device().kind == "cuda":
+        return "flux-dev"
+    return "tiny-flux"
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    rotate_logs: bool = False,
+    console: bool = True,
+    console_level: str | None = None,
+    start_runner: bool = True,
+) -> AppContext:
+    settings = settings or Settings.from_env()
+    paths = Paths(settings.data_dir, settings.log_dir, settings.tmp_dir)
+    paths.ensure()
+    setup_logging(
+        paths.logs, settings.log_level, rotate=rotate_logs, console=console, console_level=console_level
+    )
+    db = Database(paths.db)
+    registry = PluginRegistry()
+    from plugins import register_builtin_plugins
+
+    register_builtin_plugins(registry, plugin_settings(settings, paths))
+    runner = JobRunner(db, gpu_slots=settings.worker_concurrency)
+    catalogue = Catalogue(load_catalogue())
+    generation = GenerationService(
+        db=db,
+        paths=paths,
+        registry=registry,
+        runner=runner,
+        catalogue=catalogue,
+        default_backend=default_image_backend(settings),
+        default_base=default_base_model(settings),
+    )
+    ctx = AppContext(settings, paths, db, registry, runner, catalogue, generation)
+    if start_runner:
+        runner.start()
+    event(
+        "app.bootstrapped",
+        f"Isengard ready in {settings.mode} mode",
+        mode=settings.mode,
+        data_dir=str(paths.data),
+        plugins=[f"{p.kind}/{p.name}" for p in registry.all()],
+    )
+    return ctx
