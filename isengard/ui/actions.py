@@ -1,0 +1,156 @@
+"""`ui_action`: every UI event handler runs under a correlation id and is logged as an action.
+
+The id comes from the request's `X-Correlation-ID` header when a client sends one (API clients, tests),
+otherwise a new one is made. Jobs started inside inherit it. Errors a person can act on become a Gradio
+error toast with the same sentence; unexpected ones are logged with the traceback and shown with the id.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from isengard.errors import IsengardError
+from isengard.obs import event, use_correlation
+from isengard.obs.context import clean_correlation_id
+
+
+def _correlation_from(request: gr.Request | None) -> str | None:
+    if request is None:
+        return None
+    headers = getattr(request, "headers", None) or {}
+    try:
+        return clean_correlation_id(headers.get("x-correlation-id"))
+    except AttributeError:
+        return None
+
+
+def _request_index(fn: Callable) -> int | None:
+    hints = typing.get_type_hints(fn)
+    for index, param in enumerate(inspect.signature(fn).parameters.values()):
+        if hints.get(param.name) in (gr.Request, typing.Optional[gr.Request]):  # noqa: UP045
+            return index
+    return None
+
+
+def _fail(name: str, exc: Exception, cid: str, started: float) -> gr.Error:
+    elapsed = round(time.monotonic() - started, 3)
+    if isinstance(exc, gr.Error):
+        event("ui.action.rejected", f"{name}: {exc}", level="WARNING", action=name, seconds=elapsed)
+        return exc
+    if isinstance(exc, IsengardError):
+        event("ui.action.rejected", f"{name}: {exc}", level="WARNING", action=name, seconds=elapsed)
+        return gr.Error(str(exc), print_exception=False)
+    import traceback
+
+    event(
+        "ui.action.error",
+        f"{name} failed: {type(exc).__name__}: {exc}",
+        level="ERROR",
+        action=name,
+        seconds=elapsed,
+        traceback=traceback.format_exc()[-4000:],
+    )
+    return gr.Error(
+        f"Something went wrong ({type(exc).__name__}: {exc}). Reference: {cid}", print_exception=False
+    )
+
+
+def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callable]:
+    """Wrap a handler (function or generator) with correlation, logging and friendly errors.
+
+    `quiet=True` skips the start/finish lines (for timers that fire every second).
+    """
+
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = list(sig.parameters.values())
+        req_index = _request_index(fn)
+        added = req_index is None
+        if added:
+            req_index = len(params)
+            params.append(
+                inspect.Parameter(
+                    "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request
+                )
+            )
+
+        def split(args: tuple, kwargs: dict) -> tuple[tuple, dict, gr.Request | None]:
+            args_list = list(args)
+            if "request" in kwargs:
+                request = kwargs["request"]
+                if added:
+                    kwargs = {k: v for k, v in kwargs.items() if k != "request"}
+            elif len(args_list) > req_index:
+                request = args_list[req_index]
+                if added:
+                    del args_list[req_index]
+            else:
+                request = None
+            return tuple(args_list), kwargs, request
+
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any):
+                args, kwargs, request = split(args, kwargs)
+                cid = _correlation_from(request)
+                with use_correlation(cid, service="api") as cid:
+                    if not quiet:
+                        event("ui.action", name, action=name)
+                started = time.monotonic()
+                gen = fn(*args, **kwargs)
+                while True:
+                    with use_correlation(cid, service="api"):
+                        try:
+                            value = next(gen)
+                        except StopIteration:
+                            if not quiet:
+                                event(
+                                    "ui.action.done",
+                                    f"{name} done",
+                                    action=name,
+                                    seconds=round(time.monotonic() - started, 3),
+                                )
+                            return
+                        except Exception as exc:
+                            raise _fail(name, exc, cid, started) from exc
+                    yield value
+
+        else:
+
+            @functools.wraps(fn)
+            def wrapper(*args: Any, **kwargs: Any):
+                args, kwargs, request = split(args, kwargs)
+                with use_correlation(_correlation_from(request), service="api") as cid:
+                    started = time.monotonic()
+                    if not quiet:
+                        event("ui.action", name, action=name)
+                    try:
+                        result = fn(*args, **kwargs)
+                    except Exception as exc:
+                        raise _fail(name, exc, cid, started) from exc
+                    if not quiet:
+                        event(
+                            "ui.action.done",
+                            f"{name} done",
+                            action=name,
+                            seconds=round(time.monotonic() - started, 3),
+                        )
+                    return result
+
+        wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        annotations = dict(getattr(fn, "__annotations__", {}))
+        if added:
+            annotations["request"] = gr.Request
+        wrapper.__annotations__ = annotations
+        wrapper.__wrapped_action__ = name  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate

@@ -1,0 +1,80 @@
+"""The studio's HTTP API (Gradio endpoints with named, typed parameters) for scripts and gradio_client.
+
+Same services as the tabs; every call runs under a correlation id (the `X-Correlation-ID` header if sent).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from isengard.generation.service import GenerateForm
+from isengard.ui.actions import ui_action
+
+
+def register(ctx) -> None:
+    runner = ctx.runner
+
+    @ui_action("api.generate")
+    def generate(
+        prompt: str,
+        negative_prompt: str = "",
+        base_model: str = "",
+        backend: str = "",
+        width: int = 0,
+        height: int = 0,
+        steps: int = 0,
+        guidance: float = -1.0,
+        sampler: str = "default",
+        seed: int = -1,
+        count: int = 1,
+        loras: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Queue an image generation; returns its job id (follow it with /job)."""
+        form = GenerateForm(
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            base_model=base_model or None,
+            backend=backend or None,
+            width=width or None,
+            height=height or None,
+            steps=steps or None,
+            guidance=None if guidance < 0 else guidance,
+            scheduler=sampler,
+            seed=seed,
+            count=count,
+            loras=list(loras or []),
+        )
+        job_id, prepared = ctx.generation.submit(form)
+        return {"job_id": job_id, "seed": prepared.form.seed, "notes": prepared.notes}
+
+    @ui_action("api.job", quiet=True)
+    def job(job_id: str) -> dict[str, Any]:
+        """A job's record: status, progress, result or error."""
+        record = runner.get(job_id)
+        if record is None:
+            raise gr.Error(f"There is no job {job_id}.")
+        return record.to_dict()
+
+    @ui_action("api.jobs", quiet=True)
+    def jobs(limit: int = 20) -> list[dict[str, Any]]:
+        """The most recent jobs, newest first."""
+        return [r.to_dict() for r in runner.list(limit=max(1, min(limit, 200)))]
+
+    @ui_action("api.cancel_job")
+    def cancel_job(job_id: str) -> dict[str, Any]:
+        """Ask a job to stop (it keeps its last checkpoint)."""
+        return {"job_id": job_id, "cancel_requested": runner.cancel(job_id)}
+
+    @ui_action("api.resume_job")
+    def resume_job(job_id: str) -> dict[str, Any]:
+        """Continue an interrupted or cancelled job from its last checkpoint."""
+        runner.resume(job_id)
+        return {"job_id": job_id, "status": "queued"}
+
+    gr.api(generate, api_name="generate")
+    gr.api(job, api_name="job", concurrency_limit=None)
+    gr.api(jobs, api_name="jobs", concurrency_limit=None)
+    gr.api(cancel_job, api_name="cancel_job", concurrency_limit=None)
+    gr.api(resume_job, api_name="resume_job")

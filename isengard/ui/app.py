@@ -1,0 +1,35 @@
+"""The studio: header, the four tabs, the jobs panel. `create_blocks(ctx)` builds it; nothing runs at import."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+UI_DIR = Path(__file__).parent
+
+
+def head_html() -> str:
+    return f"<script>{(UI_DIR / 'client_hook.js').read_text(encoding='utf-8')}</script>"
+
+
+def css() -> str:
+    return (UI_DIR / "style.css").read_text(encoding="utf-8")
+
+
+def create_blocks(ctx):
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    from isengard.ui import api, header, jobs_panel
+    from isengard.ui.tabs import characters, image_gen, training, video
+
+    with gr.Blocks(title="Isengard", analytics_enabled=False, fill_width=True) as blocks:
+        header.render(ctx)
+        with gr.Tabs(elem_id="isg-tabs"):
+            characters.render(ctx)
+            training.render(ctx)
+            image_gen.render(ctx)
+            video.render(ctx)
+        jobs_panel.render(ctx)
+        api.register(ctx)
+    return blocks
