@@ -40,6 +40,7 @@ class Settings:
     auth: tuple[str, str] | None = field(default=None, repr=False)
     share: bool = False
     max_upload_mb: int = 50
+    caption_model: str | None = None
 
     @property
     def fast_test(self) -> bool:
@@ -108,6 +109,7 @@ class Settings:
             auth=_auth(env),
             share=_bool(env, "ISENGARD_SHARE", False),
             max_upload_mb=_int(env, "ISENGARD_MAX_UPLOAD_MB", 50, 1, 2048),
+            caption_model=env.get("ISENGARD_CAPTION_MODEL", "").strip() or None,
         )
 
 

@@ -61,4 +61,38 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX generations_created ON generations(created_at);
         """,
     ),
+    (
+        3,
+        "characters and their photos",
+        """
+        CREATE TABLE characters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            name_key TEXT NOT NULL UNIQUE,
+            trigger_word TEXT NOT NULL UNIQUE,
+            class_word TEXT NOT NULL DEFAULT 'person',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            character_id INTEGER NOT NULL REFERENCES characters(id) ON DELETE CASCADE,
+            sha256 TEXT NOT NULL,
+            file_name TEXT NOT NULL,
+            original_name TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            format TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            caption TEXT NOT NULL DEFAULT '',
+            caption_source TEXT NOT NULL DEFAULT 'template',
+            checks TEXT,
+            crop_file TEXT,
+            use_crop INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            UNIQUE (character_id, sha256)
+        );
+        CREATE INDEX photos_character ON photos(character_id);
+        """,
+    ),
 ]
