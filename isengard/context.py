@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from isengard.characters.service import CharacterService
 from isengard.device import DeviceInfo, detect_device
 from isengard.generation.service import GenerationService
 from isengard.jobs import JobRunner
@@ -29,6 +30,7 @@ class AppContext:
     runner: JobRunner
     catalogue: Catalogue
     generation: GenerationService
+    characters: CharacterService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -51,6 +53,7 @@ def plugin_settings(settings: Settings, paths: Paths) -> PluginSettings:
         ai_toolkit_dir=settings.ai_toolkit_dir,
         ai_toolkit_python=settings.ai_toolkit_python,
         hf_token=settings.hf_token,
+        extra={"caption_model": settings.caption_model} if settings.caption_model else {},
     )
 
 
@@ -95,7 +98,8 @@ def bootstrap(
         default_backend=default_image_backend(settings),
         default_base=default_base_model(settings),
     )
-    ctx = AppContext(settings, paths, db, registry, runner, catalogue, generation)
+    characters = CharacterService(db=db, paths=paths, runner=runner, registry=registry)
+    ctx = AppContext(settings, paths, db, registry, runner, catalogue, generation, characters)
     if start_runner:
         runner.start()
     event(

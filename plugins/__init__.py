@@ -14,8 +14,12 @@ if TYPE_CHECKING:
 
 def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings) -> None:
     """Register every built-in plugin. A plugin that cannot run here still registers and says why."""
+    from plugins.captioning.blip import BlipCaptioner
+    from plugins.captioning.template import TemplateCaptioner
     from plugins.image.mock import MockImageBackend
     from plugins.training.mock import MockTrainer
 
     registry.register(MockTrainer())
     registry.register(MockImageBackend())
+    registry.register(TemplateCaptioner())
+    registry.register(BlipCaptioner(settings))

@@ -31,6 +31,12 @@ from tests.helpers import make_settings  # noqa: E402
 pytest_plugins = ["tests.server_fixtures"]
 
 
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """One folder per test session where tiny offline models are built once and reused."""
+    return tmp_path_factory.mktemp("tiny-models")
+
+
 @pytest.fixture
 def settings(tmp_path):
     return make_settings(tmp_path)

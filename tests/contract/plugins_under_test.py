@@ -1,18 +1,33 @@
-"""How to build each registered plugin for its contract suite. A plugin missing here fails the meta-test."""
+"""How to build each registered plugin for its contract suite. A plugin missing here fails the meta-test.
+
+A factory takes (tmp_path, models_dir) — models_dir is a session-wide folder where tiny models are built
+once — and returns (plugin, the base model family to test it with).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from plugins.base import Plugin
+from plugins.base import Plugin, PluginSettings
+from plugins.captioning.blip import BlipCaptioner
+from plugins.captioning.template import TemplateCaptioner
 from plugins.image.mock import MockImageBackend
 from plugins.training.mock import MockTrainer
 
-# (kind, name) -> factory(tmp_path) -> (plugin, base model family to test with)
-FACTORIES: dict[tuple[str, str], Callable[[Path], tuple[Plugin, str]]] = {
-    ("training", "mock"): lambda tmp: (MockTrainer(seconds_per_run=0.5), "sdxl"),
-    ("image", "mock"): lambda tmp: (MockImageBackend(seconds_per_step=0.0), "flux"),
+
+def _blip(tmp: Path, models: Path) -> tuple[Plugin, str]:
+    from isengard.tiny.blip import build_tiny_blip
+
+    source = build_tiny_blip(models / "tiny-blip")
+    return BlipCaptioner(PluginSettings(mode="production", data_dir=tmp), source=str(source)), "sd15"
+
+
+FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
+    ("training", "mock"): lambda tmp, models: (MockTrainer(seconds_per_run=0.5), "sdxl"),
+    ("image", "mock"): lambda tmp, models: (MockImageBackend(seconds_per_step=0.0), "flux"),
+    ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
+    ("captioning", "blip"): _blip,
 }
 
 

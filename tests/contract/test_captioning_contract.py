@@ -20,9 +20,10 @@ def _photos(tmp_path, n=3):
     return paths
 
 
-def test_every_captioner_fulfils_the_contract(tmp_path):
+def test_every_captioner_fulfils_the_contract(tmp_path, tiny_models):
+    assert CASES, "no captioner is under test"
     for name, factory in CASES:
-        plugin, _ = factory(tmp_path)
+        plugin, _ = factory(tmp_path, tiny_models)
         assert isinstance(plugin, Captioner), name
         assert isinstance(plugin.availability(), Availability)
         photos = _photos(tmp_path)

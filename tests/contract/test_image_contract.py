@@ -15,8 +15,8 @@ CASES = factories("image")
 
 
 @pytest.fixture(params=CASES, ids=[name for name, _ in CASES])
-def backend(request, tmp_path):
-    return request.param[1](tmp_path)
+def backend(request, tmp_path, tiny_models):
+    return request.param[1](tmp_path, tiny_models)
 
 
 def _request(family: str, **kw) -> ImageRequest:

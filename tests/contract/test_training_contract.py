@@ -47,8 +47,8 @@ def _request(tmp_path, family: str, *, steps=6, resume=False) -> TrainingRequest
 
 
 @pytest.fixture(params=CASES, ids=[name for name, _ in CASES])
-def backend(request, tmp_path):
-    plugin, family = request.param[1](tmp_path)
+def backend(request, tmp_path, tiny_models):
+    plugin, family = request.param[1](tmp_path, tiny_models)
     return plugin, family
 
 

@@ -17,9 +17,9 @@ def test_the_interface_cannot_be_used_without_an_implementation():
     assert VideoRequest(prompt="x").frames > 0
 
 
-def test_every_video_backend_identity(tmp_path):  # checks each video backend once one is registered
+def test_every_video_backend_identity(tmp_path, tiny_models):  # checks each one once registered
     for _name, factory in CASES:
-        plugin, _ = factory(tmp_path)
+        plugin, _ = factory(tmp_path, tiny_models)
         assert isinstance(plugin, VideoBackend)
         assert isinstance(plugin.availability(), Availability)
 
