@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -95,6 +96,14 @@ def browser():
         b.close()
 
 
+def _screenshot(pg, name: str) -> None:
+    """Full-page screenshots for people to look at, when ISENGARD_SCREENSHOT_DIR is set."""
+    folder = os.environ.get("ISENGARD_SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
 @pytest.fixture
 def page(browser, studio):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -105,5 +114,6 @@ def page(browser, studio):
     pg.goto(studio.url)
     pg.wait_for_selector("#isg-header")
     pg.page_errors = errors  # type: ignore[attr-defined]
+    pg.shot = lambda name: _screenshot(pg, name)  # type: ignore[attr-defined]
     yield pg
     context.close()

@@ -25,11 +25,12 @@ def create_blocks(ctx):
 
     with gr.Blocks(title="Isengard", analytics_enabled=False, fill_width=True) as blocks:
         header.render(ctx)
+        load_hooks = []
         with gr.Tabs(elem_id="isg-tabs"):
-            characters.render(ctx)
-            training.render(ctx)
-            image_gen.render(ctx)
-            video.render(ctx)
+            for tab in (characters, training, image_gen, video):
+                load_hooks += tab.render(ctx) or []
         jobs_panel.render(ctx)
         api.register(ctx)
+        for fn, inputs, outputs in load_hooks:  # fresh data for every page (re)load
+            blocks.load(fn, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")
     return blocks

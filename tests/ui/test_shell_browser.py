@@ -7,7 +7,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def test_four_tabs_mode_and_video_banner(page, studio, tmp_path_factory):
+def test_four_tabs_mode_and_video_banner(page, studio):
     tabs = [t.inner_text().strip() for t in page.get_by_role("tab").all()]
     assert tabs[:4] == ["Characters", "Training", "Image Gen", "Video"]
     assert page.locator("#isg-mode").inner_text() == "Fast-test mode"
@@ -20,8 +20,7 @@ def test_four_tabs_mode_and_video_banner(page, studio, tmp_path_factory):
     assert button.is_disabled()
     page.locator("#isg-system").get_by_text("System status").click()
     assert "DoRA training" in page.locator("#isg-capabilities").inner_text()
-    out = tmp_path_factory.mktemp("shots") / "video_tab.png"
-    page.screenshot(path=str(out), full_page=True)
+    page.shot("video")
     assert page.page_errors == []
 
 

@@ -1,0 +1,74 @@
+"""HTML pieces of the Characters tab: the readiness card, the upload result, a photo's details, cards."""
+
+from __future__ import annotations
+
+import html
+
+from PIL import Image, ImageDraw
+
+from isengard.characters.report import PhotoReport, Readiness
+
+STATUS = {
+    "ready": ("ok", "Ready to train"),
+    "needs_attention": ("warn", "Can train — a few things to improve"),
+    "not_ready": ("bad", "Not ready yet"),
+}
+
+
+def readiness_card(state: Readiness | None, name: str = "") -> str:
+    if state is None:
+        return '<div class="isg-card isg-muted" id="char-readiness-card">Create or pick a character.</div>'
+    css, title = STATUS[state.status]
+    fixes = "".join(f"<li>{html.escape(fix)}</li>" for fix in state.fixes)
+    fixes_html = f"<ul>{fixes}</ul>" if fixes else ""
+    note = (
+        '<div class="isg-muted">Suggestions only: you can train whenever you like.</div>'
+        if state.status == "needs_attention"
+        else ""
+    )
+    return (
+        f'<div class="isg-card" id="char-readiness-card" data-status="{state.status}">'
+        f'<b class="isg-{css}">{title}</b> · {html.escape(state.headline)}'
+        f"<div>{state.photo_count} photo(s): {state.good_count} good, {state.warning_count} with warnings"
+        f"{f', {state.unchecked_count} not checked' if state.unchecked_count else ''}.</div>"
+        f"{fixes_html}{note}</div>"
+    )
+
+
+def upload_result(summary: str, rejected: list[tuple[str, str]], duplicates: list[str]) -> str:
+    rows = "".join(
+        f'<li class="isg-bad"><b>{html.escape(name)}</b>: {html.escape(reason)}</li>'
+        for name, reason in rejected
+    )
+    rows += "".join(f"<li class='isg-warn'><b>{html.escape(n)}</b>: already added</li>" for n in duplicates)
+    return f'<div class="isg-card" id="char-upload-summary">{html.escape(summary)}<ul>{rows}</ul></div>'
+
+
+def photo_detail(photo, report: PhotoReport | None) -> str:
+    if photo is None:
+        return '<div class="isg-muted">Click a photo to see its checks and edit its caption.</div>'
+    chips = ""
+    if report:
+        chips = "".join(
+            f'<span class="isg-chip {f.severity}" title="{html.escape(f.fix)}">{html.escape(f.label)}</span>'
+            for f in report.flags
+        )
+        fixes = "".join(
+            f"<li>{html.escape(f.fix)}</li>" for f in report.flags if f.fix and f.severity == "warn"
+        )
+        if fixes:
+            chips += f"<ul>{fixes}</ul>"
+    crop = " · using the cropped version" if photo.use_crop else ""
+    return (
+        f'<div class="isg-card" id="char-photo-detail"><b>#{photo.id}</b> {html.escape(photo.original_name)} · '
+        f"{photo.width}×{photo.height} {photo.format}{crop}<div>{chips}</div></div>"
+    )
+
+
+def avatar(name: str, size: int = 256) -> Image.Image:
+    """A plain initials picture for a character without photos."""
+    initials = "".join(part[:1] for part in name.split()[:2]).upper() or "?"
+    image = Image.new("RGB", (size, size), (237, 233, 254))
+    draw = ImageDraw.Draw(image)
+    draw.text((size // 2, size // 2), initials, fill=(76, 29, 149), anchor="mm", font_size=size // 3)
+    return image

@@ -1,0 +1,56 @@
+"""Real browser: create a character, upload photos (one bad), see the rejection and readiness, edit a caption."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import photos
+
+pytestmark = pytest.mark.browser
+
+
+def _value(page, selector: str) -> str:
+    return page.locator(f"{selector} textarea, {selector} input").first.input_value()
+
+
+def test_character_flow(page, studio, tmp_path):
+    page.get_by_role("tab", name="Characters").click()
+    name_box = page.locator("#char-new-name textarea, #char-new-name input").first
+    if not name_box.is_visible():
+        page.locator("#char-new").get_by_text("New character").click()
+    name_box.fill("Browser Person")
+    name_box.press("Tab")
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#char-new-trigger textarea, #char-new-trigger input');"
+        " return el && el.value.length > 0; }"
+    )
+    trigger = _value(page, "#char-new-trigger")
+    assert trigger.startswith("brw")
+    page.click("#char-create")
+    page.wait_for_selector("#char-name:has-text('Browser Person')")
+
+    files = [*photos.good_set(tmp_path / "good")[:3], photos.bad_files(tmp_path / "bad")["text_as_jpg"]]
+    page.locator("#char-upload input[type=file]").set_input_files([str(f) for f in files])
+    summary = page.locator("#char-upload-summary")
+    summary.wait_for()
+    assert "3 photo(s) added" in summary.inner_text()
+    assert "notes.jpg" in summary.inner_text() and "not an image" in summary.inner_text()
+    page.wait_for_selector("#char-job .isg-progress[data-status=succeeded]", timeout=60_000)
+    card = page.locator("#char-readiness-card")
+    assert card.get_attribute("data-status") == "needs_attention"
+    assert "Add 7 more photo(s)" in card.inner_text()
+    assert page.locator("#char-photos img").count() == 3
+
+    page.locator("#char-photos button.thumbnail-item").first.click()
+    page.wait_for_function(
+        "() => { const el = document.querySelector('#char-caption textarea'); return el && el.value.length > 0; }"
+    )
+    assert _value(page, "#char-caption") == f"a photo of {trigger}, a person"
+    assert "#" in page.locator("#char-photo-detail").inner_text()
+    page.locator("#char-caption textarea").fill("smiling in an orange space suit")
+    page.click("#char-save-caption")
+    page.wait_for_function(
+        "t => document.querySelector('#char-caption textarea').value.startsWith(t + ', smiling')", arg=trigger
+    )
+    page.shot("characters")
+    assert page.page_errors == []
