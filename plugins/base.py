@@ -42,6 +42,15 @@ class PluginSettings:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class PluginError(Exception):
+    """A failure a person can act on, raised by a plugin; `code` lets the core add advice (e.g. "oom")."""
+
+    def __init__(self, message: str, *, code: str = "error", details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.details = details or {}
+
+
 class Cancelled(Exception):
     """Raised inside a plugin when the user cancelled; the job ends as `cancelled`, keeping what was saved."""
 
@@ -99,6 +108,7 @@ class Plugin(ABC):
     version: ClassVar[str]
     label: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    needs_weights: ClassVar[bool] = True  # False for the fast-test mocks: no base model is fetched for them
 
     @abstractmethod
     def availability(self) -> Availability:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import threading
@@ -127,10 +128,32 @@ def setup_logging(
                 )
             )
         (log_dir / "worker" / "latest" / "subprocess").mkdir(parents=True, exist_ok=True)
+        _intercept_std_logging()
         if console:
             _handler_ids.append(
                 logger.add(sys.stderr, level=console_level or level, format=_console_format, colorize=None)
             )
+
+
+class _InterceptHandler(logging.Handler):
+    """Send the standard `logging` records of libraries (diffusers, transformers, uvicorn…) to our JSON logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.bind(event=f"lib.{record.name}").opt(exception=record.exc_info).log(level, record.getMessage())
+
+
+# library loggers whose warnings are noise for users (optional accelerators that are not installed)
+QUIET_LOGGERS = {"bitsandbytes": logging.ERROR, "httpx": logging.WARNING, "httpcore": logging.WARNING}
+
+
+def _intercept_std_logging() -> None:
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logging.WARNING, force=True)
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def get_logger(**bind: Any):

@@ -1,0 +1,144 @@
+"""Offline tokenizers for the tiny models: a small CLIP BPE and a small T5 Unigram, written out explicitly
+from a fixed word list (no trainer: the `tokenizers` trainers are multi-threaded and not reproducible), so
+every build is byte-identical. No download."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+CORPUS = [
+    "a",
+    "an",
+    "the",
+    "photo",
+    "picture",
+    "portrait",
+    "of",
+    "person",
+    "woman",
+    "man",
+    "girl",
+    "boy",
+    "child",
+    "dog",
+    "cat",
+    "face",
+    "smiling",
+    "standing",
+    "sitting",
+    "in",
+    "on",
+    "at",
+    "with",
+    "and",
+    "red",
+    "green",
+    "blue",
+    "yellow",
+    "white",
+    "black",
+    "orange",
+    "purple",
+    "grey",
+    "square",
+    "circle",
+    "park",
+    "beach",
+    "street",
+    "city",
+    "studio",
+    "light",
+    "dark",
+    "sunset",
+    "night",
+    "day",
+    "hair",
+    "eyes",
+    "shirt",
+    "dress",
+    "suit",
+    "hat",
+    "glasses",
+    "close",
+    "up",
+    "full",
+    "body",
+    "background",
+    "outdoors",
+    "indoors",
+    "painting",
+    "drawing",
+    "style",
+    "sharp",
+    "detailed",
+    "high",
+    "quality",
+    "lowres",
+    "blurry",
+    "bad",
+    "ugly",
+    "soft",
+    "zxq",
+    "ohwx",
+    "sks",
+]
+
+
+@cache
+def clip_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Byte-level BPE in CLIP's layout: every byte (alone and word-final with </w>), then left-to-right
+    merges that build each corpus word; <|endoftext|> has the highest id, as in CLIP."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    alphabet = sorted(ByteLevel.alphabet())
+    vocab: dict[str, int] = {}
+    for ch in alphabet:
+        vocab.setdefault(ch, len(vocab))
+    for ch in alphabet:
+        vocab.setdefault(ch + "</w>", len(vocab))
+    merges: list[tuple[str, str]] = []
+    for word in dict.fromkeys(CORPUS):
+        pieces = [*word[:-1], word[-1] + "</w>"]
+        current = pieces[0]
+        for piece in pieces[1:]:
+            merged = current + piece
+            if merged not in vocab:
+                merges.append((current, piece))
+                vocab[merged] = len(vocab)
+            current = merged
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    return vocab, merges
+
+
+def clip_tokenizer(max_length: int = 77):
+    from transformers import CLIPTokenizer
+
+    vocab, merges = clip_vocab()
+    return CLIPTokenizer(vocab=dict(vocab), merges=list(merges), model_max_length=max_length)
+
+
+@cache
+def t5_vocab() -> list[tuple[str, float]]:
+    """Unigram pieces: <pad>=0, </s>=1, <unk>=2, then whole words (likely) and single characters (fallback)."""
+    pieces: list[tuple[str, float]] = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    words = list(dict.fromkeys(CORPUS))
+    for word in words:
+        pieces.append(("▁" + word, math.log(1.0 / len(words))))
+    chars = sorted({ch for word in words for ch in word} | set("abcdefghijklmnopqrstuvwxyz0123456789,.!?'-"))
+    pieces.append(("▁", -8.0))
+    for ch in chars:
+        pieces.append((ch, -10.0))
+    return pieces
+
+
+def t5_tokenizer(max_length: int = 64):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import T5TokenizerFast
+
+    tokenizer = Tokenizer(models.Unigram(t5_vocab(), unk_id=2))
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
+    tokenizer.decoder = decoders.Metaspace()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return T5TokenizerFast(tokenizer_object=tokenizer, extra_ids=0, model_max_length=max_length)
