@@ -17,9 +17,11 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     from plugins.captioning.blip import BlipCaptioner
     from plugins.captioning.template import TemplateCaptioner
     from plugins.image.mock import MockImageBackend
+    from plugins.training.diffusers_trainer import DiffusersTrainer
     from plugins.training.mock import MockTrainer
 
     registry.register(MockTrainer())
+    registry.register(DiffusersTrainer(settings))
     registry.register(MockImageBackend())
     registry.register(TemplateCaptioner())
     registry.register(BlipCaptioner(settings))

@@ -71,6 +71,7 @@ class MockTrainer(TrainingBackend):
     label = "Mock trainer (fast-test)"
     description = "Simulates training in seconds and writes a valid, zero-effect LoRA. For demos and tests."
     families = ("flux", "sdxl", "sd15")
+    needs_weights = False
 
     def __init__(self, seconds_per_run: float = 5.0):
         self.seconds_per_run = seconds_per_run
@@ -119,9 +120,16 @@ class MockTrainer(TrainingBackend):
             )
             tmp.replace(path)
 
+        last_saved = start_step
         for step in range(start_step + 1, total + 1):
             if ctx.is_cancelled():
-                raise Cancelled(f"stopped at step {step - 1}; last checkpoint kept")
+                done = step - 1
+                if done > last_saved:
+                    save(out / f"{request.name}_{done:09d}.safetensors", done)
+                    raise Cancelled(
+                        f"Stopped at step {done}; saved a checkpoint there, so Resume continues from it"
+                    )
+                raise Cancelled(f"Stopped at step {done}; the last checkpoint is kept")
             time.sleep(step_seconds)
             loss = 0.32 * math.exp(-3.0 * step / total) + 0.06 + rng.uniform(-0.015, 0.015)
             elapsed = time.monotonic() - started
@@ -140,6 +148,7 @@ class MockTrainer(TrainingBackend):
                 checkpoints.append(path)
                 self._prune(checkpoints, params.max_checkpoints)
                 event["checkpoint"] = str(path)
+                last_saved = step
             if params.sample_every and (step % params.sample_every == 0 or step == total):
                 event["samples"] = [str(p) for p in self._samples(request, out, step)]
                 samples.extend(Path(p) for p in event["samples"])

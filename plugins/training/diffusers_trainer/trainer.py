@@ -1,0 +1,436 @@
+"""The LoRA trainer: `setup()` (load, cache, add the adapter), `step()` (one optimisation step),
+`save_checkpoint()` / `save_final()`, `sample()`, and `run()` that ties them together.
+
+Every step draws its batch, noise and timesteps from a generator seeded by (seed, step), so a resumed run
+continues exactly where the stopped one would have gone: same batches, same noise, same losses.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from plugins.base import Cancelled, PluginError, RunContext
+from plugins.lora_format import training_metadata
+from plugins.training.diffusers_trainer.data import prepare
+from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
+from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
+from plugins.training.interface import TrainingRequest, TrainingResult
+
+SPEED_WINDOW = 20  # steps used for it/s and the ETA
+
+
+def pick_device(params) -> tuple[str, Any]:
+    import torch
+
+    if torch.cuda.is_available():
+        if params.mixed_precision == "bf16" and torch.cuda.is_bf16_supported():
+            return "cuda", torch.bfloat16
+        if params.mixed_precision in ("bf16", "fp16"):
+            return "cuda", torch.float16
+        return "cuda", torch.float32
+    return "cpu", torch.float32
+
+
+class LoraTrainer:
+    def __init__(self, request: TrainingRequest, ctx: RunContext, *, backend: str, version: str):
+        self.request = request
+        self.params = request.params
+        self.ctx = ctx
+        self.backend = backend
+        self.version = version
+        self.family: Family = FAMILIES[request.base.family]()
+        self.out = Path(request.output_dir)
+        self.device, self.dtype = pick_device(self.params)
+        self.loaded: Loaded | None = None
+        self.items: list = []
+        self.latents: list = []
+        self.texts: dict[str, Encoded] = {}
+        self.sample_texts: list[Encoded] = []
+        self.negative: Encoded | None = None
+        self.optimizer = None
+        self.scheduler = None
+        self.start_step = 0
+        self.losses: list[float] = []
+        self.checkpoints: list[Path] = []
+        self.samples: list[Path] = []
+        self.train_seconds = 0.0
+        self._epochs: dict[int, list[list[int]]] = {}
+        self._trainable: list | None = None
+        self._recent: list[float] = []
+        self._last_saved = 0
+
+    # setup ---------------------------------------------------------------------------------------------
+    def check_options(self) -> None:
+        p = self.params
+        if not self.request.dataset:
+            raise PluginError("There are no photos to train on.")
+        if self.device != "cuda" and p.optimizer == "adamw8bit":
+            raise PluginError("8-bit AdamW needs an NVIDIA GPU; choose AdamW or Prodigy on this machine.")
+        if self.device != "cuda" and p.quantize_base:
+            raise PluginError("The 4-bit base (QLoRA) needs an NVIDIA GPU; turn it off on this machine.")
+
+    def setup(self) -> None:
+        import torch
+
+        self.check_options()
+        p = self.params
+        self.ctx.progress(
+            phase="loading", message=f"Loading {self.request.base.label or self.request.base.id}"
+        )
+        path = self.request.base.local_path or self.request.base.source
+        self.loaded = self.family.load(Path(path), dtype=self.dtype, quantize=p.quantize_base)
+        pipe = self.loaded.pipe
+        pipe.to(self.device)
+        self.ctx.check_cancelled()
+
+        self.ctx.progress(phase="caching", message="Reading the photos and caching latents")
+        grid = self.family.grid(self.loaded)
+        resolution = max(grid, round(p.resolution / grid) * grid)
+        self.items = prepare(
+            [(item.image, item.caption) for item in self.request.dataset],
+            resolution,
+            grid,
+            use_buckets=p.buckets,
+        )
+        prompts = sorted({item.caption for item in self.items} | {""})
+        encoded = self.family.encode_prompts(self.loaded, prompts, self.device)
+        self.texts = dict(zip(prompts, encoded, strict=True))
+        sample_prompts = self.request.sample_prompts or [f"a photo of {self.request.trigger_word}"]
+        self.sample_texts = self.family.encode_prompts(self.loaded, sample_prompts, self.device)
+        self.negative = self.texts[""]
+        generator = torch.Generator().manual_seed(p.seed)
+        self.latents = [
+            self.family.encode_latents(self.loaded, item.pixels, generator) for item in self.items
+        ]
+        for item in self.items:
+            item.pixels = None  # the latents are all training needs from now on
+        self.family.free_text_encoders(self.loaded)
+        if pipe.vae.dtype != self.dtype:
+            pipe.vae.to(self.device, self.dtype)
+        if self.device == "cuda":
+            torch.cuda.empty_cache()
+        self.ctx.check_cancelled()
+        self._add_adapter()
+        self._make_optimizer()
+        if self.request.resume:
+            self._resume()
+
+    def _add_adapter(self) -> None:
+        import torch
+        from peft import LoraConfig
+
+        p = self.params
+        model = self.loaded.model
+        model.requires_grad_(False)
+        if p.quantize_base:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=p.gradient_checkpointing
+            )
+            self.loaded.model = model
+        targets = self.family.target_modules(p.train_conv)
+        conv_names = {"conv1", "conv2", "conv_shortcut"} if p.train_conv else set()
+        config = LoraConfig(
+            r=p.rank,
+            lora_alpha=p.alpha,
+            init_lora_weights="gaussian",
+            target_modules=targets,
+            rank_pattern={name: p.conv_rank for name in conv_names},
+            alpha_pattern={name: float(p.conv_rank) for name in conv_names},
+        )
+        torch.manual_seed(p.seed)
+        model.add_adapter(config)
+        if self.dtype != torch.float32:
+            from diffusers.training_utils import cast_training_params
+
+            cast_training_params(model, dtype=torch.float32)
+        if p.gradient_checkpointing:
+            model.enable_gradient_checkpointing()
+        model.train()
+
+    def trainable(self) -> list:
+        if self._trainable is None:
+            self._trainable = [param for param in self.loaded.model.parameters() if param.requires_grad]
+        return self._trainable
+
+    def _make_optimizer(self) -> None:
+        import torch
+        from diffusers.optimization import get_scheduler
+
+        p = self.params
+        params = self.trainable()
+        if p.optimizer == "prodigy":
+            from prodigyopt import Prodigy
+
+            self.optimizer = Prodigy(params, lr=1.0, weight_decay=0.01, safeguard_warmup=p.warmup_steps > 0)
+        elif p.optimizer == "adamw8bit":
+            import bitsandbytes as bnb
+
+            self.optimizer = bnb.optim.AdamW8bit(params, lr=p.learning_rate, weight_decay=1e-2)
+        else:
+            self.optimizer = torch.optim.AdamW(params, lr=p.learning_rate, weight_decay=1e-2)
+        self.scheduler = get_scheduler(
+            p.lr_scheduler, self.optimizer, num_warmup_steps=p.warmup_steps, num_training_steps=p.steps
+        )
+
+    # checkpoints ---------------------------------------------------------------------------------------
+    def checkpoint_path(self, step: int) -> Path:
+        return self.out / f"{self.request.name}_{step:09d}.safetensors"
+
+    def state_path(self, step: int) -> Path:
+        return self.out / "state" / f"{self.request.name}_{step:09d}.pt"
+
+    def _resume(self) -> None:
+        from peft import set_peft_model_state_dict
+
+        states = sorted((self.out / "state").glob(f"{self.request.name}_*.pt"))
+        if not states:
+            self.ctx.progress(message="No checkpoint found: starting from the beginning")
+            return
+        state = load_state(states[-1])
+        result = set_peft_model_state_dict(self.loaded.model, state["lora"], adapter_name="default")
+        if getattr(result, "unexpected_keys", None):
+            raise PluginError("The checkpoint does not match this model; start a new training instead.")
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.start_step = int(state["step"])
+        self._last_saved = self.start_step
+        self.losses = list(state.get("losses", []))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.checkpoints = sorted(p for p in self.out.glob(f"{self.request.name}_*.safetensors"))
+        self.ctx.progress(
+            step=self.start_step,
+            total=self.params.steps,
+            message=f"Resumed from the checkpoint at step {self.start_step}",
+        )
+
+    def metadata(self, step: int) -> dict[str, str]:
+        p, r = self.params, self.request
+        return training_metadata(
+            family=r.base.family,
+            base_model=r.base.id,
+            base_sha256=r.base.sha256,
+            trigger_word=r.trigger_word,
+            steps=step,
+            rank=p.rank,
+            alpha=p.alpha,
+            resolution=p.resolution,
+            dataset_size=len(r.dataset),
+            training_seconds=self.train_seconds,
+            learning_rate=p.learning_rate,
+            optimizer=p.optimizer,
+            backend=self.backend,
+            backend_version=self.version,
+            name=r.name,
+            extra={
+                "isengard_step": str(step),
+                "isengard_seed": str(p.seed),
+                "isengard_class_word": r.class_word,
+                "ss_seed": str(p.seed),
+            },
+        )
+
+    def _save_lora(self, path: Path, step: int) -> Path:
+        """fp16 files (the usual size) from GPU runs; fp32 when training ran in fp32, so the file reproduces
+        the trained model exactly."""
+        import torch
+
+        dtype = torch.float32 if self.dtype == torch.float32 else torch.float16
+        return save_lora(
+            path,
+            self.family.name,
+            self.loaded.model,
+            self.metadata(step),
+            alpha=self.params.alpha,
+            conv_alpha=float(self.params.conv_rank),
+            dtype=dtype,
+        )
+
+    def save_checkpoint(self, step: int) -> Path:
+        path = self._save_lora(self.checkpoint_path(step), step)
+        save_state(
+            self.state_path(step),
+            self.loaded.model,
+            self.optimizer,
+            self.scheduler,
+            step,
+            {"losses": self.losses, "train_seconds": self.train_seconds},
+        )
+        self.checkpoints = [c for c in self.checkpoints if c != path] + [path]
+        while len(self.checkpoints) > self.params.max_checkpoints:
+            old = self.checkpoints.pop(0)
+            old.unlink(missing_ok=True)
+            self.state_path(int(old.stem.rsplit("_", 1)[1])).unlink(missing_ok=True)
+        return path
+
+    def save_final(self) -> Path:
+        return self._save_lora(self.out / f"{self.request.name}.safetensors", self.params.steps)
+
+    # training ------------------------------------------------------------------------------------------
+    def batch_for(self, step: int) -> list[int]:
+        """The photos of `step`: a seeded shuffle per epoch, batches drawn from one bucket."""
+        per_epoch = len(self._epoch(0))
+        epoch, index = divmod(step - 1, per_epoch)
+        return self._epoch(epoch)[index]
+
+    def _epoch(self, epoch: int) -> list[list[int]]:
+        if epoch not in self._epochs:
+            size = min(self.params.batch_size, len(self.items))
+            rng = random.Random(self.params.seed * 7919 + epoch)
+            by_bucket: dict[tuple, list[int]] = {}
+            for item in self.items:
+                by_bucket.setdefault(item.bucket, []).append(item.index)
+            batches = []
+            for indices in by_bucket.values():
+                rng.shuffle(indices)
+                batches += [indices[i : i + size] for i in range(0, len(indices), size)]
+            rng.shuffle(batches)
+            self._epochs = {epoch: batches}  # only the current epoch is kept
+        return self._epochs[epoch]
+
+    def step(self, step: int) -> float:
+        import torch
+
+        generator = torch.Generator().manual_seed(self.params.seed * 1_000_003 + step)
+        indices = self.batch_for(step)
+        texts = []
+        for index in indices:
+            drop = torch.rand(1, generator=generator).item() < self.params.caption_dropout
+            texts.append(self.texts["" if drop else self.items[index].caption])
+        latents = torch.stack([self.latents[i] for i in indices]).to(self.device)
+        with torch.autocast(self.device, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            loss = self.family.loss(
+                self.loaded, latents, texts, [self.items[i] for i in indices], generator, self.params
+            )
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise PluginError(
+                f"Training stopped at step {step}: the loss became {value} (the numbers blew up). "
+                "Try a lower learning rate.",
+                code="nan",
+                details={"step": step},
+            )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.trainable(), 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return value
+
+    def sample(self, step: int) -> list[Path]:
+        import torch
+
+        p = self.params
+        model = self.loaded.model
+        model.eval()
+        folder = self.out / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        size = max(
+            self.family.grid(self.loaded),
+            round(p.resolution / self.family.grid(self.loaded)) * self.family.grid(self.loaded),
+        )
+        guidance = 3.5 if self.family.name == "flux" else 5.0
+        try:
+            with torch.no_grad():
+                for index, text in enumerate(self.sample_texts):
+                    image = self.family.sample(
+                        self.loaded,
+                        text,
+                        self.negative,
+                        seed=p.seed + index,
+                        steps=p.sample_steps,
+                        size=size,
+                        guidance=guidance,
+                    )
+                    path = folder / f"step{step:06d}_{index}.png"
+                    image.save(path)
+                    paths.append(path)
+        finally:
+            model.train()
+        self.samples += paths
+        return paths
+
+    def run(self) -> TrainingResult:
+        import torch
+
+        p = self.params
+        try:
+            self.setup()
+            if p.sample_every and self.start_step == 0:
+                self.ctx.progress(
+                    phase="sampling",
+                    message="Making 'before' samples",
+                    step=0,
+                    total=p.steps,
+                    samples=[str(x) for x in self.sample(0)],
+                )
+            self.ctx.progress(phase="training", step=self.start_step, total=p.steps, message="Training")
+            for step in range(self.start_step + 1, p.steps + 1):
+                if self.ctx.is_cancelled():
+                    kept = self._stop_checkpoint(step - 1, self._last_saved)
+                    raise Cancelled(f"Stopped at step {step - 1}; {kept}")
+                self.train_step(step)
+            final = self.save_final()
+        except torch.cuda.OutOfMemoryError:
+            raise PluginError(
+                "The GPU ran out of memory.",
+                code="oom",
+                details={"last_checkpoint": str(self.checkpoints[-1]) if self.checkpoints else None},
+            ) from None
+        peak = torch.cuda.max_memory_allocated() / 1024**3 if self.device == "cuda" else None
+        return TrainingResult(
+            lora_path=final,
+            steps=p.steps,
+            checkpoints=list(self.checkpoints),
+            samples=list(self.samples),
+            final_loss=self.losses[-1] if self.losses else None,
+            metadata={
+                "device": self.device,
+                "dtype": str(self.dtype).removeprefix("torch."),
+                "train_seconds": f"{self.train_seconds:.2f}",
+                "peak_vram_gb": f"{peak:.2f}" if peak is not None else "",
+                "losses": ",".join(f"{v:.6f}" for v in self.losses),
+            },
+            backend_version=self.version,
+        )
+
+    def train_step(self, step: int) -> float:
+        """One step with its bookkeeping: speed, checkpoint, samples, the progress event."""
+        p = self.params
+        tick = time.monotonic()
+        loss = self.step(step)
+        elapsed = time.monotonic() - tick
+        self.train_seconds += elapsed
+        self.losses.append(loss)
+        self._recent = [*self._recent, elapsed][-SPEED_WINDOW:]
+        it_s = len(self._recent) / sum(self._recent) if sum(self._recent) > 0 else 0.0
+        event: dict[str, Any] = {
+            "phase": "training",
+            "step": step,
+            "total": p.steps,
+            "loss": round(loss, 6),
+            "it_s": round(it_s, 3),
+            "eta_s": round((p.steps - step) / it_s, 1) if it_s else None,
+            "lr": self.scheduler.get_last_lr()[0],
+        }
+        if step % p.save_every == 0 and step < p.steps:
+            event["checkpoint"] = str(self.save_checkpoint(step))
+            self._last_saved = step
+        if p.sample_every and (step % p.sample_every == 0 or step == p.steps):
+            event["samples"] = [str(x) for x in self.sample(step)]
+        self.ctx.progress(**event)
+        return loss
+
+    def _stop_checkpoint(self, step: int, last_saved: int) -> str:
+        if step > last_saved:
+            self.save_checkpoint(step)
+            return f"saved a checkpoint there, so Resume continues from step {step}"
+        if self.checkpoints:
+            return f"the checkpoint from step {last_saved} is kept"
+        return "no checkpoint was saved yet"
