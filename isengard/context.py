@@ -14,10 +14,14 @@ from isengard.device import DeviceInfo, detect_device
 from isengard.generation.service import GenerationService
 from isengard.jobs import JobRunner
 from isengard.models.catalogue import Catalogue, load_catalogue
+from isengard.models.manager import ModelManager
+from isengard.models.tokens import TokenStore
 from isengard.obs import event, setup_logging
 from isengard.paths import Paths
 from isengard.settings import Settings
 from isengard.storage.db import Database
+from isengard.training.service import TrainingService
+from isengard.training.store import LoraStore
 from plugins.base import PluginRegistry, PluginSettings
 
 
@@ -31,6 +35,10 @@ class AppContext:
     catalogue: Catalogue
     generation: GenerationService
     characters: CharacterService
+    models: ModelManager
+    tokens: TokenStore
+    loras: LoraStore
+    training: TrainingService
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -89,6 +97,9 @@ def bootstrap(
     register_builtin_plugins(registry, plugin_settings(settings, paths))
     runner = JobRunner(db, gpu_slots=settings.worker_concurrency)
     catalogue = Catalogue(load_catalogue())
+    tokens = TokenStore(paths.secrets, settings.hf_token)
+    models = ModelManager(paths=paths, catalogue=catalogue, db=db, tokens=tokens)
+    models.attach(runner)
     generation = GenerationService(
         db=db,
         paths=paths,
@@ -97,9 +108,35 @@ def bootstrap(
         catalogue=catalogue,
         default_backend=default_image_backend(settings),
         default_base=default_base_model(settings),
+        resolve_base=lambda model, job: models.resolve(model, progress=job.progress),
     )
     characters = CharacterService(db=db, paths=paths, runner=runner, registry=registry)
-    ctx = AppContext(settings, paths, db, registry, runner, catalogue, generation, characters)
+    loras = LoraStore(db, paths)
+    training = TrainingService(
+        paths=paths,
+        registry=registry,
+        runner=runner,
+        catalogue=catalogue,
+        characters=characters,
+        models=models,
+        store=loras,
+        default_backend="mock" if settings.fast_test else "diffusers",
+        vram_gb=lambda: detect_device().vram_gb,
+    )
+    ctx = AppContext(
+        settings,
+        paths,
+        db,
+        registry,
+        runner,
+        catalogue,
+        generation,
+        characters,
+        models,
+        tokens,
+        loras,
+        training,
+    )
     if start_runner:
         runner.start()
     event(

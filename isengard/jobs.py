@@ -21,7 +21,7 @@ from typing import Any
 from isengard.errors import InputError, IsengardError
 from isengard.obs import current_correlation_id, event, use_correlation
 from isengard.storage.db import Database, dumps, loads
-from plugins.base import Cancelled
+from plugins.base import Cancelled, PluginError
 
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -448,7 +448,7 @@ class JobRunner:
                 else:
                     self._finish(job.id, "cancelled", error=str(exc) or "Cancelled.")
                     event("job.cancelled", f"{job.title} cancelled", job_id=job.id, detail=str(exc))
-            except IsengardError as exc:
+            except (IsengardError, PluginError) as exc:
                 ctx.flush()
                 self._finish(job.id, "failed", error=str(exc))
                 event("job.failed", f"{job.title} failed: {exc}", level="WARNING", job_id=job.id)

@@ -227,7 +227,7 @@ class GenerationService:
         backend = self.backend(form.backend)
         model = self.catalogue.get(form.base_model or self.default_base)
         ctx.progress(phase="loading", message=f"Preparing {model.label}")
-        base_ref: ModelRef = self._resolve_base(model, ctx)
+        base_ref: ModelRef = self._resolve_base(model, ctx) if backend.needs_weights else model.ref()
         request = ImageRequest(
             prompt=form.prompt,
             negative_prompt=form.negative_prompt,

@@ -95,4 +95,39 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX photos_character ON photos(character_id);
         """,
     ),
+    (
+        4,
+        "trained LoRAs and the user's own base models",
+        """
+        CREATE TABLE loras (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            character_id INTEGER REFERENCES characters(id) ON DELETE SET NULL,
+            character_name TEXT,
+            job_id TEXT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            step INTEGER,
+            path TEXT NOT NULL UNIQUE,
+            family TEXT NOT NULL,
+            base_model TEXT NOT NULL,
+            trigger_word TEXT,
+            backend TEXT,
+            sha256 TEXT,
+            size_bytes INTEGER,
+            metadata TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX loras_character ON loras(character_id);
+        CREATE INDEX loras_job ON loras(job_id);
+        CREATE TABLE base_models (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            family TEXT NOT NULL,
+            source TEXT NOT NULL,
+            original TEXT NOT NULL,
+            sha256 TEXT,
+            created_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

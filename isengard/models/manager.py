@@ -1,0 +1,286 @@
+"""Base models on disk: tiny ones built here, hub ones downloaded into the data folder (so a RunPod volume
+keeps them), and the user's own (a diffusers folder or a single-file checkpoint, its family read from
+its keys). `resolve()` returns the ModelRef plugins load from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from isengard.errors import InputError, NotAvailableError
+from isengard.models.catalogue import BaseModel, Catalogue
+from isengard.models.tokens import TokenStore, hub_error_message
+from isengard.obs import event
+from isengard.paths import Paths, safe_component
+from isengard.storage.db import Database
+from isengard.storage.files import file_sha256
+from plugins.base import FAMILIES, ModelRef
+
+COMPLETE = ".isengard-complete.json"
+# top-level single files duplicate the diffusers folders in FLUX/SDXL repos: skip them
+IGNORE = ["*.ckpt", "*.bin", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.ot", "*.pb", "*.tflite",
+          "/*.safetensors", "*.safetensors.index.json.bak"]  # fmt: skip
+
+
+def family_of_checkpoint(keys: list[str]) -> str | None:
+    """A single-file checkpoint's family from its tensor names (ldm/sgm layouts, as on Civitai)."""
+    joined = "\n".join(keys[:5000])
+    if "double_blocks." in joined or "single_blocks." in joined:
+        return "flux"
+    if "conditioner.embedders.1" in joined or "add_embedding" in joined or "label_emb.0" in joined:
+        return "sdxl"
+    if "cond_stage_model.transformer" in joined or "model.diffusion_model.input_blocks" in joined:
+        return "sd15"
+    return None
+
+
+class ModelManager:
+    def __init__(self, *, paths: Paths, catalogue: Catalogue, db: Database, tokens: TokenStore):
+        self.paths = paths
+        self.catalogue = catalogue
+        self.db = db
+        self.tokens = tokens
+        self._locks: dict[str, threading.Lock] = {}
+        self._load_custom()
+
+    def attach(self, runner) -> None:
+        """Register the `download` job: fetch (or build) a base model with progress."""
+
+        def run(ctx, params):
+            model = self.catalogue.get(params["model"])
+            ref = self.resolve(model, progress=ctx.progress)
+            return {"model": model.id, "path": str(ref.local_path)}
+
+        runner.register("download", run, uses_gpu=False)
+
+    # where things are ------------------------------------------------------------------------------------
+    def local_dir(self, model: BaseModel) -> Path:
+        return self.paths.base_models / safe_component(model.id)
+
+    def is_ready(self, model: BaseModel) -> bool:
+        if model.custom:
+            return Path(model.source).exists()
+        if model.tiny:
+            from isengard.tiny.models import is_built
+
+            return is_built(self.local_dir(model))
+        return (self.local_dir(model) / COMPLETE).exists()
+
+    def status(self, model: BaseModel) -> str:
+        if self.is_ready(model):
+            return "ready"
+        if model.tiny:
+            return "built on first use (about 20 s)"
+        if model.gated and not self.tokens.get():
+            return "needs a Hugging Face token (Settings)"
+        size = f" ({model.download_gb:g} GB)" if model.download_gb else ""
+        return f"downloads on first use{size}"
+
+    def choices(self, *, include_tiny: bool = True) -> list[BaseModel]:
+        return [m for m in self.catalogue.all() if include_tiny or not m.tiny]
+
+    # making a model usable -------------------------------------------------------------------------------
+    def resolve(self, model: BaseModel, progress=None) -> ModelRef:
+        """Build, download or find the model; `progress(**fields)` reports what is happening."""
+        say = progress or (lambda **fields: None)
+        lock = self._locks.setdefault(model.id, threading.Lock())
+        with lock:
+            if model.custom:
+                path = Path(model.source)
+                if not path.exists():
+                    raise NotAvailableError(f"The model folder {path} is gone.")
+                return model.ref(path, self._custom_hash(model))
+            folder = self.local_dir(model)
+            if model.tiny:
+                from isengard.tiny.models import build_tiny_base
+
+                if not self.is_ready(model):
+                    say(phase="preparing", message=f"Building {model.label} (first use only)")
+                    event("model.tiny_build", f"building {model.id}", model=model.id)
+                build_tiny_base(model.family, folder, progress=lambda m: say(message=m))
+                return model.ref(folder, self._weights_hash(folder, model.family))
+            if not self.is_ready(model):
+                self.download(model, say)
+            info = json.loads((folder / COMPLETE).read_text())
+            return model.ref(folder, info.get("revision"))
+
+    def check_access(self, model: BaseModel) -> None:
+        if model.tiny or model.custom or self.is_ready(model):
+            return
+        token = self.tokens.get()
+        if model.gated and not token:
+            raise NotAvailableError(
+                f"{model.label} is gated: it needs a Hugging Face token.",
+                hint=f"Accept the licence at https://huggingface.co/{model.source}, create a read token at "
+                "https://huggingface.co/settings/tokens and paste it in Settings (or set HF_TOKEN).",
+            )
+
+    def download(self, model: BaseModel, say) -> Path:
+        from huggingface_hub import HfApi, snapshot_download
+
+        self.check_access(model)
+        token = self.tokens.get()
+        folder = self.local_dir(model)
+        event("model.download_started", f"downloading {model.source}", model=model.id)
+        try:
+            info = HfApi().model_info(model.source, token=token, files_metadata=True)
+        except Exception as exc:
+            raise NotAvailableError(hub_error_message(exc, model.source)) from None
+        total = sum(
+            s.size or 0
+            for s in info.siblings
+            if "/" in s.rfilename and s.rfilename.endswith((".safetensors", ".json", ".txt", ".model"))
+        )
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(1.0):
+                have = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                say(
+                    phase="downloading",
+                    step=min(have, total),
+                    total=total or None,
+                    message=f"Downloading {model.label}: {have / 1e9:.1f} of {total / 1e9:.1f} GB",
+                )
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            snapshot_download(
+                model.source, revision=info.sha, local_dir=str(folder), token=token, ignore_patterns=IGNORE
+            )
+        except Exception as exc:
+            raise NotAvailableError(
+                f"Downloading {model.label} failed: {hub_error_message(exc, model.source)}"
+            ) from None
+        finally:
+            done.set()
+        (folder / COMPLETE).write_text(
+            json.dumps({"repo": model.source, "revision": info.sha, "finished": time.time()})
+        )
+        event("model.downloaded", f"{model.source} downloaded", model=model.id, revision=info.sha)
+        return folder
+
+    # the user's own bases --------------------------------------------------------------------------------
+    def import_model(
+        self,
+        source: Path,
+        *,
+        name: str | None = None,
+        family: str | None = None,
+        config: str | None = None,
+        progress=None,
+    ) -> BaseModel:
+        """Register a diffusers folder, or convert a single-file .safetensors checkpoint into one."""
+        source = Path(source).expanduser().resolve()
+        if not source.exists():
+            raise InputError(f"{source} does not exist.")
+        label = (name or source.stem).strip()[:60]
+        model_id = "custom-" + safe_component(label.lower().replace(" ", "-"))
+        if model_id in self.catalogue.ids():
+            raise InputError(f"A model called {label!r} is already registered.")
+        if source.is_dir():
+            index = source / "model_index.json"
+            if not index.exists():
+                raise InputError(f"{source} is not a diffusers model folder (it has no model_index.json).")
+            detected = {
+                "FluxPipeline": "flux",
+                "StableDiffusionXLPipeline": "sdxl",
+                "StableDiffusionPipeline": "sd15",
+            }.get(json.loads(index.read_text()).get("_class_name"))
+            family = family or detected
+            target, sha = source, None
+        else:
+            family, target, sha = self._convert_single_file(source, model_id, family, config, progress)
+        if family not in FAMILIES:
+            raise InputError("Could not tell which model family this is; pass --family flux, sdxl or sd15.")
+        model = BaseModel(
+            id=model_id,
+            label=label,
+            family=family,
+            source=str(target),
+            resolution=1024 if family != "sd15" else 512,
+            custom=True,
+            description=f"Your own model, imported from {source.name}.",
+        )
+        self.db.execute(
+            "INSERT INTO base_models(id, label, family, source, original, sha256, created_at) VALUES (?,?,?,?,?,?,?)",
+            (model.id, model.label, family, str(target), str(source), sha, time.time()),
+        )
+        self.catalogue.add(model)
+        event("model.imported", f"{label} imported as {family}", model=model.id, source=str(source))
+        return model
+
+    def _convert_single_file(
+        self, source: Path, model_id: str, family: str | None, config: str | None, progress
+    ) -> tuple[str, Path, str]:
+        from safetensors import safe_open
+
+        if source.suffix != ".safetensors":
+            raise InputError("Only .safetensors checkpoints can be imported (.ckpt files can run code).")
+        try:
+            with safe_open(str(source), framework="pt") as handle:
+                keys = list(handle.keys())
+        except Exception as exc:
+            raise InputError(f"{source.name} is not a readable .safetensors file ({exc}).") from None
+        detected = family_of_checkpoint(keys)
+        family = family or detected
+        if family not in ("sdxl", "sd15"):
+            raise InputError(
+                "Single-file import supports SDXL and SD 1.5 checkpoints"
+                + (
+                    " (this one looks like FLUX: use its diffusers folder instead)."
+                    if detected == "flux"
+                    else "."
+                )
+            )
+        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+        cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+        default_config = next(
+            m.source for m in self.catalogue.all() if m.family == family and not m.tiny and not m.custom
+        )
+        target = self.paths.base_models / model_id
+        if progress:
+            progress(message=f"Converting {source.name} to a diffusers folder")
+        kwargs: dict[str, Any] = {"config": config or default_config}
+        if family == "sd15":
+            kwargs.update(safety_checker=None, requires_safety_checker=False)
+        try:
+            pipe = cls.from_single_file(str(source), **kwargs)
+        except Exception as exc:
+            raise InputError(f"{source.name} could not be read as a {family} checkpoint ({exc}).") from None
+        tmp = target.with_name(target.name + ".converting")
+        shutil.rmtree(tmp, ignore_errors=True)
+        pipe.save_pretrained(tmp)
+        tmp.rename(target)
+        return family, target, file_sha256(source)
+
+    def _load_custom(self) -> None:
+        for row in self.db.query("SELECT * FROM base_models ORDER BY created_at"):
+            self.catalogue.add(
+                BaseModel(
+                    id=row["id"],
+                    label=row["label"],
+                    family=row["family"],
+                    source=row["source"],
+                    resolution=1024 if row["family"] != "sd15" else 512,
+                    custom=True,
+                    description=f"Your own model ({row['original']}).",
+                )
+            )
+
+    def _custom_hash(self, model: BaseModel) -> str | None:
+        row = self.db.one("SELECT sha256 FROM base_models WHERE id=?", (model.id,))
+        return row["sha256"] if row else None
+
+    @staticmethod
+    def _weights_hash(folder: Path, family: str) -> str:
+        sub = "transformer" if family == "flux" else "unet"
+        weights = sorted((folder / sub).glob("*.safetensors"))
+        return file_sha256(weights[0]) if weights else ""

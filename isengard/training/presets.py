@@ -1,0 +1,98 @@
+"""Training presets (`configs/training_presets.yaml`) loaded into TrainingParams, and picking one by GPU."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from isengard.errors import InputError, SettingsError
+from isengard.settings import PROJECT_ROOT
+from plugins.training.interface import TrainingParams
+
+PRESETS_FILE = PROJECT_ROOT / "configs" / "training_presets.yaml"
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    family: str  # flux | sdxl | sd15 | any
+    vram_gb: float
+    label: str
+    description: str
+    params: dict[str, Any] = field(default_factory=dict)
+    tiny_only: bool = False
+
+    def training_params(self, **overrides: Any) -> TrainingParams:
+        known = {f.name for f in fields(TrainingParams)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise InputError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+        try:
+            return TrainingParams(**(self.params | {k: v for k, v in overrides.items() if v is not None}))
+        except (TypeError, ValueError) as exc:
+            raise InputError(str(exc)) from None
+
+    def fits(self, family: str, tiny: bool) -> bool:
+        if tiny:
+            return self.tiny_only
+        return not self.tiny_only and self.family in (family, "any")
+
+
+def load_presets(path: Path = PRESETS_FILE) -> list[Preset]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"Cannot read the training presets {path}: {exc}") from None
+    presets, seen = [], set()
+    for entry in raw.get("presets", []):
+        try:
+            preset = Preset(**entry)
+            preset.training_params()  # every preset must be valid TrainingParams
+        except (TypeError, ValueError, InputError) as exc:
+            raise SettingsError(f"Bad preset in {path.name} ({entry.get('id')}): {exc}") from None
+        if preset.id in seen:
+            raise SettingsError(f"{path.name} lists the preset {preset.id!r} twice.")
+        seen.add(preset.id)
+        presets.append(preset)
+    return presets
+
+
+def recommend(presets: list[Preset], family: str, *, tiny: bool, vram_gb: float | None) -> tuple[Preset, str]:
+    """The preset to start with for this model on this machine, and why (shown to the user)."""
+    candidates = sorted((p for p in presets if p.fits(family, tiny)), key=lambda p: p.vram_gb)
+    if not candidates:
+        raise SettingsError(f"No training preset fits the {family} family.")
+    if tiny:
+        return candidates[0], "A tiny test model: the quick CPU preset."
+    if vram_gb is None:
+        return candidates[0], "No NVIDIA GPU found: showing the lightest preset (training needs a GPU)."
+    fitting = [p for p in candidates if p.vram_gb <= vram_gb * 1.1]  # cards report a little under their size
+    if not fitting:
+        return candidates[0], (
+            f"Your GPU has {vram_gb:.0f} GB, less than the lightest preset expects "
+            f"({candidates[0].vram_gb:.0f} GB): it may run out of memory."
+        )
+    best = fitting[-1]
+    return best, f"Your GPU has {vram_gb:.0f} GB: the {best.label} preset is the largest that fits."
+
+
+def lighter_than(presets: list[Preset], preset_id: str) -> Preset | None:
+    current = next((p for p in presets if p.id == preset_id), None)
+    if current is None:
+        return None
+    lighter = sorted(
+        (
+            p
+            for p in presets
+            if p.family == current.family and p.vram_gb < current.vram_gb and not p.tiny_only
+        ),
+        key=lambda p: p.vram_gb,
+    )
+    return lighter[-1] if lighter else None
+
+
+def params_dict(params: TrainingParams) -> dict[str, Any]:
+    return asdict(params)

@@ -1,0 +1,256 @@
+"""The training service: from a character and a base model to a LoRA in the store, as a resumable job.
+Shared by the Training tab and `python -m isengard train`.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from dataclasses import asdict, fields
+from typing import Any
+
+from isengard.characters.service import CharacterService
+from isengard.errors import InputError, NotAvailableError
+from isengard.jobs import JobContext, JobRunner
+from isengard.models.catalogue import BaseModel, Catalogue
+from isengard.models.manager import ModelManager
+from isengard.obs import event
+from isengard.paths import Paths, safe_component
+from isengard.training.presets import Preset, lighter_than, load_presets, recommend
+from isengard.training.store import LoraStore
+from plugins.base import PluginError, PluginRegistry
+from plugins.training.interface import TrainingBackend, TrainingParams, TrainingRequest
+
+
+class _Recorder:
+    """Passes progress on to the job and records each checkpoint in the LoRA store as it appears."""
+
+    def __init__(self, ctx: JobContext, on_checkpoint):
+        self._ctx = ctx
+        self._on_checkpoint = on_checkpoint
+        self.job_id = ctx.job_id
+        self.correlation_id = ctx.correlation_id
+
+    def progress(self, **fields: Any) -> None:
+        if fields.get("checkpoint"):
+            self._on_checkpoint(fields["checkpoint"], fields.get("step"))
+        self._ctx.progress(**fields)
+
+    def is_cancelled(self) -> bool:
+        return self._ctx.is_cancelled()
+
+    def check_cancelled(self) -> None:
+        self._ctx.check_cancelled()
+
+    def log(self, event_name: str, message: str, **context: Any) -> None:
+        self._ctx.log(event_name, message, **context)
+
+
+def lora_stem(character_name: str, trigger: str, family: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", character_name).encode("ascii", "ignore").decode().lower()
+    base = safe_component(ascii_name.replace(" ", "_"), fallback="") or trigger
+    return f"{base}_{family}_{time.strftime('%Y%m%d_%H%M%S')}"
+
+
+class TrainingService:
+    def __init__(
+        self,
+        *,
+        paths: Paths,
+        registry: PluginRegistry,
+        runner: JobRunner,
+        catalogue: Catalogue,
+        characters: CharacterService,
+        models: ModelManager,
+        store: LoraStore,
+        default_backend: str,
+        vram_gb,
+    ):
+        self.paths = paths
+        self.registry = registry
+        self.runner = runner
+        self.catalogue = catalogue
+        self.characters = characters
+        self.models = models
+        self.store = store
+        self.default_backend = default_backend
+        self._vram_gb = vram_gb
+        self.presets: list[Preset] = load_presets()
+        runner.register("train", self._run_job, uses_gpu=True, resumable=True)
+        characters.on_delete_loras(store.files_for_character)
+
+    # choices ---------------------------------------------------------------------------------------------
+    def backend(self, name: str | None = None) -> TrainingBackend:
+        try:
+            plugin = self.registry.get("training", name or self.default_backend)
+        except KeyError:
+            known = ", ".join(self.registry.names("training"))
+            raise InputError(f"There is no training backend called {name!r} (known: {known}).") from None
+        assert isinstance(plugin, TrainingBackend)
+        return plugin
+
+    def preset(self, preset_id: str) -> Preset:
+        for preset in self.presets:
+            if preset.id == preset_id:
+                return preset
+        raise InputError(
+            f"There is no preset {preset_id!r}.", hint=f"Known: {', '.join(p.id for p in self.presets)}."
+        )
+
+    def presets_for(self, model: BaseModel) -> list[Preset]:
+        return [p for p in self.presets if p.fits(model.family, model.tiny)]
+
+    def recommend(self, model_id: str) -> tuple[Preset, str]:
+        model = self.catalogue.get(model_id)
+        return recommend(self.presets, model.family, tiny=model.tiny, vram_gb=self._vram_gb())
+
+    def params_for(
+        self, model_id: str, preset_id: str | None, overrides: dict[str, Any] | None
+    ) -> tuple[Preset, TrainingParams]:
+        model = self.catalogue.get(model_id)
+        preset = self.preset(preset_id) if preset_id else self.recommend(model_id)[0]
+        if not preset.fits(model.family, model.tiny):
+            raise InputError(f"The preset {preset.label!r} is not for {model.label}.")
+        return preset, preset.training_params(**(overrides or {}))
+
+    # submitting --------------------------------------------------------------------------------------
+    def submit(
+        self,
+        character_ref: int | str,
+        *,
+        base_model: str,
+        backend: str | None = None,
+        preset: str | None = None,
+        overrides: dict[str, Any] | None = None,
+    ) -> str:
+        character = self.characters.get(character_ref)
+        if character.photo_count == 0:
+            raise InputError(f"{character.name} has no photos yet: add some in the Characters tab first.")
+        model = self.catalogue.get(base_model)
+        plugin = self.backend(backend)
+        avail = plugin.availability()
+        if not avail.ok:
+            raise NotAvailableError(f"The {plugin.label or plugin.name} is not available: {avail.reason}")
+        if model.family not in plugin.families:
+            raise InputError(f"The {plugin.label} cannot train {model.label} models.")
+        if plugin.needs_weights:
+            self.models.check_access(model)
+        chosen, params = self.params_for(model.id, preset, overrides)
+        name = lora_stem(character.name, character.trigger_word, model.family)
+        job_id = self.runner.submit(
+            "train",
+            {
+                "character_id": character.id,
+                "base_model": model.id,
+                "backend": plugin.name,
+                "preset": chosen.id,
+                "params": asdict(params),
+                "name": name,
+            },
+            title=f"Train {character.name} on {model.label}",
+        )
+        event(
+            "training.submitted",
+            f"training {character.name} on {model.id}",
+            job_id=job_id,
+            backend=plugin.name,
+            preset=chosen.id,
+            steps=params.steps,
+            rank=params.rank,
+        )
+        return job_id
+
+    # running -----------------------------------------------------------------------------------------
+    def _run_job(self, ctx: JobContext, job: dict[str, Any]) -> dict[str, Any]:
+        character = self.characters.get(job["character_id"])
+        model = self.catalogue.get(job["base_model"])
+        plugin = self.backend(job["backend"])
+        params = TrainingParams(
+            **{f.name: job["params"][f.name] for f in fields(TrainingParams) if f.name in job["params"]}
+        )
+        base = self.models.resolve(model, progress=ctx.progress) if plugin.needs_weights else model.ref()
+        dataset = self.characters.dataset(character.id)
+        if not dataset:
+            raise InputError(f"{character.name} has no photos left to train on.")
+        trigger, cls = character.trigger_word, character.class_word
+        request = TrainingRequest(
+            job_id=ctx.job_id,
+            name=job["name"],
+            trigger_word=trigger,
+            dataset=dataset,
+            base=base,
+            params=params,
+            output_dir=self.paths.training_run_dir(ctx.job_id),
+            sample_prompts=[
+                f"a photo of {trigger}, a {cls}",
+                f"a portrait of {trigger} {cls} smiling, soft light",
+            ],
+            class_word=cls,
+            character=character.name,
+            resume=bool(job.get("resume")),
+        )
+        common = {
+            "name": job["name"],
+            "family": model.family,
+            "base_model": model.id,
+            "character_id": character.id,
+            "character_name": character.name,
+            "trigger_word": trigger,
+            "job_id": ctx.job_id,
+            "backend": plugin.name,
+        }
+
+        def on_checkpoint(path: str, step: int | None) -> None:
+            self.store.record(path, kind="checkpoint", step=step, **common)
+
+        started = time.monotonic()
+        try:
+            result = plugin.run(request, _Recorder(ctx, on_checkpoint))
+        except PluginError as exc:
+            if exc.code == "oom":
+                lighter = lighter_than(self.presets, job["preset"])
+                advice = (
+                    f" Try the lighter preset “{lighter.label}”."
+                    if lighter
+                    else (" Lower the resolution or the rank, or turn on the 4-bit base.")
+                )
+                raise PluginError(f"{exc}{advice} The last checkpoint is kept.", code="oom") from None
+            raise
+        final = self.store.copy_final(result.lora_path, character.id, job["name"])
+        record = self.store.record(final, kind="final", step=result.steps, metadata=result.metadata, **common)
+        for checkpoint in result.checkpoints:
+            if checkpoint.exists():
+                on_checkpoint(str(checkpoint), int(checkpoint.stem.rsplit("_", 1)[1]))
+        seconds = time.monotonic() - started
+        ctx.log(
+            "training.finished",
+            f"LoRA {final.name} saved after {seconds:.1f}s",
+            lora_id=record.id,
+            steps=result.steps,
+            final_loss=result.final_loss,
+        )
+        return {
+            "lora_id": record.id,
+            "lora_path": str(final),
+            "steps": result.steps,
+            "final_loss": result.final_loss,
+            "checkpoints": [str(c) for c in result.checkpoints if c.exists()],
+            "samples": [str(s) for s in result.samples],
+            "seconds": round(seconds, 2),
+            "backend_version": result.backend_version,
+        }
+
+    # reading -------------------------------------------------------------------------------------------
+    def loss_curve(self, job_id: str) -> list[tuple[int, float]]:
+        return [
+            (e.data["step"], e.data["loss"])
+            for e in self.runner.events(job_id, type_="progress")
+            if "loss" in e.data and "step" in e.data
+        ]
+
+    def samples(self, job_id: str) -> list[tuple[int, str]]:
+        out = []
+        for e in self.runner.events(job_id, type_="progress"):
+            for path in e.data.get("samples", []):
+                out.append((e.data.get("step", 0), path))
+        return out
