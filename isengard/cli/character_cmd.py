@@ -55,7 +55,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    ctx = bootstrap(console_level="WARNING")
+    ctx = bootstrap(console_level="ERROR")
     try:
         return _dispatch(ctx, args)
     finally:

@@ -39,7 +39,7 @@ def report(ctx) -> dict:
 
 
 def run(args) -> int:
-    ctx = bootstrap(console_level="WARNING", start_runner=False)
+    ctx = bootstrap(console_level="ERROR", start_runner=False)
     try:
         data = report(ctx)
         event("cli.doctor", "doctor report", mode=data["mode"], device=data["device"]["label"])

@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    ctx = bootstrap(console_level="WARNING")
+    ctx = bootstrap(console_level="ERROR")
     try:
         form = GenerateForm(
             prompt=args.prompt,

@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     action = args.jobs_command
-    ctx = bootstrap(console_level="WARNING", start_runner=action == "resume")
+    ctx = bootstrap(console_level="ERROR", start_runner=action == "resume")
     try:
         return _dispatch(ctx, action, args)
     finally:

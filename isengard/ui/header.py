@@ -50,6 +50,8 @@ def plugin_rows(ctx) -> list[list[str]]:
 
 
 def render(ctx) -> None:
+    from isengard.ui import settings_panel
+
     gr.HTML(header_html(ctx), elem_id="isg-header")
     with gr.Accordion("System status — what works on this machine", open=False, elem_id="isg-system"):
         gr.Markdown(
@@ -69,3 +71,4 @@ def render(ctx) -> None:
             wrap=True,
             elem_id="isg-plugins",
         )
+    settings_panel.render(ctx)

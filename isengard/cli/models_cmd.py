@@ -1,0 +1,110 @@
+"""`models list|download|import` and `token set|check|clear`: base models and the Hugging Face token."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+from isengard.cli.common import follow_job, print_json
+from isengard.context import bootstrap
+from isengard.errors import InputError, JobFailedError
+from isengard.models.tokens import mask
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("models", help="list, download or import base models")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    q = msub.add_parser("list", help="the base models and whether they are on disk")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run)
+    q = msub.add_parser("download", help="download (or build) a base model now")
+    q.add_argument("model")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run)
+    q = msub.add_parser("import", help="add your own base: a diffusers folder or an SDXL/SD 1.5 .safetensors")
+    q.add_argument("path")
+    q.add_argument("--name", help="how it is shown (default: the file name)")
+    q.add_argument("--family", choices=["flux", "sdxl", "sd15"], help="skip detection")
+    q.add_argument("--config", help="a diffusers folder or repo whose configs describe this checkpoint")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run)
+
+    t = sub.add_parser("token", help="the Hugging Face token (needed for FLUX.1-dev)")
+    tsub = t.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    for name, helptext in (
+        ("set", "paste a token (asked for, never echoed)"),
+        ("check", "check it against the hub"),
+        ("clear", "forget the stored token"),
+    ):
+        q = tsub.add_parser(name, help=helptext)
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(func=run_token)
+
+
+def run(args) -> int:
+    ctx = bootstrap(console_level="ERROR")
+    try:
+        action = args.models_command
+        if action == "list":
+            rows = [
+                {
+                    "id": m.id,
+                    "label": m.label,
+                    "family": m.family,
+                    "status": ctx.models.status(m),
+                    "source": m.source,
+                    "custom": m.custom,
+                }
+                for m in ctx.catalogue.all()
+            ]
+            if args.json:
+                print_json({"models": rows})
+            else:
+                for row in rows:
+                    print(f"{row['id']:<16} {row['family']:<5} {row['status']:<40} {row['label']}")
+            return 0
+        if action == "download":
+            model = ctx.catalogue.get(args.model)
+            job_id = ctx.runner.submit("download", {"model": model.id}, title=f"Download {model.label}")
+            job = follow_job(ctx.runner, job_id, quiet=args.json)
+            if job.status != "succeeded":
+                raise JobFailedError(f"Download {job.status}: {job.error}")
+            print_json(job.result) if args.json else print(job.result["path"])
+            return 0
+        model = ctx.models.import_model(
+            Path(args.path), name=args.name, family=args.family, config=args.config
+        )
+        out = {"id": model.id, "label": model.label, "family": model.family, "path": model.source}
+        print_json(out) if args.json else print(f"Imported {model.label} as {model.id} ({model.family})")
+        return 0
+    finally:
+        ctx.close()
+
+
+def run_token(args) -> int:
+    ctx = bootstrap(console_level="ERROR", start_runner=False)
+    try:
+        tokens = ctx.tokens
+        if args.token_command == "set":
+            token = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("Token: ")
+            if not token:
+                raise InputError("No token given.")
+            shown = tokens.set(token)
+            print_json({"token": shown}) if args.json else print(f"Saved {shown}")
+            return 0
+        if args.token_command == "clear":
+            tokens.clear()
+            print_json({"token": None}) if args.json else print("Token removed.")
+            return 0
+        verdict = tokens.check("black-forest-labs/FLUX.1-dev")
+        out = {
+            "token": mask(tokens.get()),
+            "source": tokens.source,
+            "ok": verdict.ok,
+            "message": verdict.message,
+        }
+        print_json(out) if args.json else print(f"{out['token']} (from {out['source']}): {verdict.message}")
+        return 0 if verdict.ok else 7
+    finally:
+        ctx.close()

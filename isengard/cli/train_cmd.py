@@ -1,0 +1,54 @@
+"""`train CHARACTER --base MODEL …`: train a LoRA through the same job runner as the Training tab."""
+
+from __future__ import annotations
+
+from isengard.cli.common import follow_job, info, print_json
+from isengard.context import bootstrap
+from isengard.errors import JobFailedError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a character's LoRA")
+    p.add_argument("character", help="the character's name (or id)")
+    p.add_argument("--base", required=True, help="base model id (see `models list`)")
+    p.add_argument("--backend", help="training backend: diffusers, ai-toolkit or mock")
+    p.add_argument("--preset", help="training preset id (default: the best fit for this GPU)")
+    p.add_argument("--steps", type=int, help="training steps")
+    p.add_argument("--rank", type=int, help="LoRA rank (alpha is set to the same value)")
+    p.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
+    p.add_argument("--resolution", type=int, help="training resolution in pixels")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    ctx = bootstrap(console_level="ERROR")
+    try:
+        overrides = {k: getattr(args, k) for k in ("steps", "rank", "learning_rate", "resolution", "seed")}
+        if args.rank:
+            overrides["alpha"] = float(args.rank)  # alpha follows the rank, the safe default
+        if not args.preset:
+            preset, reason = ctx.training.recommend(args.base)
+            if not args.json:
+                info(f"preset: {preset.label} — {reason}")
+        job_id = ctx.training.submit(
+            args.character,
+            base_model=args.base,
+            backend=args.backend,
+            preset=args.preset,
+            overrides=overrides,
+        )
+        job = follow_job(ctx.runner, job_id, quiet=args.json)
+        if job.status != "succeeded":
+            raise JobFailedError(
+                f"Training {job.status}: {job.error or 'no details'}", hint=f"Job id: {job_id}"
+            )
+        result = job.result or {}
+        if args.json:
+            print_json({"job_id": job_id, **result})
+        else:
+            print(result["lora_path"])
+        return 0
+    finally:
+        ctx.close()
