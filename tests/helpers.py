@@ -74,3 +74,30 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+def install_tiny(data_dir: Path, family: str, tiny_models: Path) -> Path:
+    """Put the session's tiny base of `family` where a data folder expects it (built once per session)."""
+    import shutil
+
+    from isengard.tiny.models import build_tiny_base
+
+    built = build_tiny_base(family, tiny_models / f"tiny-{family}")
+    target = Path(data_dir) / "models" / "base" / f"tiny-{family}"
+    if not target.exists():
+        shutil.copytree(built, target)
+    return target
+
+
+def solid_photos(folder: Path, colour=(220, 20, 20), count: int = 4, size: int = 256) -> list[Path]:
+    """Plain colour squares: what the learning tests train on."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"solid{i}.png"
+        shade = tuple(min(255, c + i) for c in colour)  # distinct files: identical ones would be duplicates
+        Image.new("RGB", (size, size), shade).save(path)
+        paths.append(path)
+    return paths

@@ -13,6 +13,7 @@ from plugins.base import Plugin, PluginSettings
 from plugins.captioning.blip import BlipCaptioner
 from plugins.captioning.template import TemplateCaptioner
 from plugins.image.mock import MockImageBackend
+from plugins.training.diffusers_trainer import DiffusersTrainer
 from plugins.training.mock import MockTrainer
 
 
@@ -24,11 +25,24 @@ def _blip(tmp: Path, models: Path) -> tuple[Plugin, str]:
 
 
 FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
-    ("training", "mock"): lambda tmp, models: (MockTrainer(seconds_per_run=0.5), "sdxl"),
+    ("training", "mock"): lambda tmp, models: (MockTrainer(seconds_per_run=0.5), "flux"),
+    ("training", "diffusers"): lambda tmp, models: (
+        DiffusersTrainer(PluginSettings(mode="production")),
+        "flux",
+    ),
     ("image", "mock"): lambda tmp, models: (MockImageBackend(seconds_per_step=0.0), "flux"),
     ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
     ("captioning", "blip"): _blip,
 }
+
+
+def tiny_base(family: str, models: Path):
+    """A ModelRef to the tiny base of `family`, built once per session under `models`."""
+    from isengard.tiny.models import build_tiny_base
+    from plugins.base import ModelRef
+
+    path = build_tiny_base(family, models / f"tiny-{family}")
+    return ModelRef(id=f"tiny-{family}", family=family, source=f"tiny:{family}", local_path=path)
 
 
 def factories(kind: str) -> list[tuple[str, Callable]]:

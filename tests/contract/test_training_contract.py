@@ -7,15 +7,15 @@ import threading
 import pytest
 from PIL import Image
 
-from plugins.base import Availability, Cancelled, ModelRef, SimpleRunContext
+from plugins.base import Availability, Cancelled, SimpleRunContext
 from plugins.lora_format import read_lora_info
 from plugins.training.interface import DatasetItem, TrainingBackend, TrainingParams, TrainingRequest
-from tests.contract.plugins_under_test import factories
+from tests.contract.plugins_under_test import factories, tiny_base
 
 CASES = factories("training")
 
 
-def _request(tmp_path, family: str, *, steps=6, resume=False) -> TrainingRequest:
+def _request(tmp_path, base, *, steps=6, resume=False) -> TrainingRequest:
     photos = tmp_path / "photos"
     photos.mkdir(exist_ok=True)
     items = []
@@ -28,7 +28,7 @@ def _request(tmp_path, family: str, *, steps=6, resume=False) -> TrainingRequest
         name="contract_lora",
         trigger_word="zxq",
         dataset=items,
-        base=ModelRef(id=f"tiny-{family}", family=family, source=f"tiny:{family}"),
+        base=base,
         params=TrainingParams(
             steps=steps,
             rank=4,
@@ -49,7 +49,7 @@ def _request(tmp_path, family: str, *, steps=6, resume=False) -> TrainingRequest
 @pytest.fixture(params=CASES, ids=[name for name, _ in CASES])
 def backend(request, tmp_path, tiny_models):
     plugin, family = request.param[1](tmp_path, tiny_models)
-    return plugin, family
+    return plugin, tiny_base(family, tiny_models)
 
 
 def test_identity_and_availability(backend):
@@ -61,13 +61,13 @@ def test_identity_and_availability(backend):
 
 
 def test_trains_and_writes_a_loadable_lora(backend, tmp_path):
-    plugin, family = backend
+    plugin, base = backend
     ctx = SimpleRunContext()
-    result = plugin.run(_request(tmp_path, family), ctx)
+    result = plugin.run(_request(tmp_path, base), ctx)
     assert result.lora_path.exists() and result.steps == 6
     info = read_lora_info(result.lora_path)
-    assert info.family == family
-    assert info.key_format == ("peft" if family == "flux" else "kohya")
+    assert info.family == base.family
+    assert info.key_format == ("peft" if base.family == "flux" else "kohya")
     assert info.trigger_word == "zxq"
     steps = [e["step"] for e in ctx.events if "step" in e]
     assert steps == sorted(steps) and steps[-1] == 6
@@ -77,7 +77,7 @@ def test_trains_and_writes_a_loadable_lora(backend, tmp_path):
 
 
 def test_cancel_stops_quickly_and_keeps_checkpoints(backend, tmp_path):
-    plugin, family = backend
+    plugin, base = backend
     ctx = SimpleRunContext()
 
     def cancel_after_checkpoint():
@@ -86,7 +86,7 @@ def test_cancel_stops_quickly_and_keeps_checkpoints(backend, tmp_path):
         ctx.cancel()
 
     threading.Thread(target=cancel_after_checkpoint, daemon=True).start()
-    request = _request(tmp_path, family, steps=400)
+    request = _request(tmp_path, base, steps=400)
     request.params.save_every = 2
     with pytest.raises(Cancelled):
         plugin.run(request, ctx)
@@ -97,9 +97,9 @@ def test_cancel_stops_quickly_and_keeps_checkpoints(backend, tmp_path):
 
 
 def test_resume_continues_to_the_same_step_count(backend, tmp_path):
-    plugin, family = backend
+    plugin, base = backend
     first = SimpleRunContext()
-    first_request = _request(tmp_path, family, steps=6)
+    first_request = _request(tmp_path, base, steps=6)
     first_request.params.save_every = 3
 
     def stop_after_first_checkpoint():
@@ -111,6 +111,6 @@ def test_resume_continues_to_the_same_step_count(backend, tmp_path):
     with pytest.raises(Cancelled):
         plugin.run(first_request, first)
     second = SimpleRunContext()
-    result = plugin.run(_request(tmp_path, family, steps=6, resume=True), second)
+    result = plugin.run(_request(tmp_path, base, steps=6, resume=True), second)
     steps = [e["step"] for e in second.events if "step" in e]
     assert steps[0] >= 3 and steps[-1] == 6 == result.steps

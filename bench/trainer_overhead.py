@@ -1,0 +1,289 @@
+"""Our trainer against a bare diffusers + peft loop on the same tiny FLUX, data and settings.
+
+Step time: both in one process, alternating one step of each (ours = `LoraTrainer.train_step`, the loop
+body of a real run with its bookkeeping and progress event), so machine drift hits both alike.
+Peak RSS: each variant trains in its own process. Target ≤ 1.05× on both.
+Usage: python bench/trainer_overhead.py [--steps 300] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+
+def _setup(work: Path):
+    from isengard.tiny.models import build_tiny_base
+
+    base = build_tiny_base("flux", work / "tiny-flux")
+    from PIL import Image
+
+    photos = []
+    for i in range(4):
+        path = work / f"red{i}.png"
+        Image.new("RGB", (64, 64), (220, 20 + i, 20)).save(path)
+        photos.append(path)
+    return base, photos
+
+
+def run_ours(work: Path, steps: int) -> dict:
+    from plugins.base import ModelRef, PluginSettings, SimpleRunContext
+    from plugins.training.diffusers_trainer import DiffusersTrainer
+    from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
+
+    base, photos = _setup(work)
+    request = TrainingRequest(
+        job_id="bench",
+        name="bench",
+        trigger_word="zxq",
+        dataset=[DatasetItem(p, "a photo of zxq") for p in photos],
+        base=ModelRef(id="tiny-flux", family="flux", source="tiny:flux", local_path=base),
+        params=TrainingParams(
+            steps=steps,
+            rank=4,
+            alpha=4,
+            learning_rate=1e-2,
+            resolution=64,
+            save_every=100000,
+            sample_every=0,
+            mixed_precision="fp32",
+            gradient_checkpointing=False,
+            caption_dropout=0.0,
+        ),
+        output_dir=work / "run",
+    )
+    times: list[float] = []
+    ctx = SimpleRunContext()
+    last = [None]
+
+    def progress(**fields):
+        if "loss" in fields:
+            now = time.perf_counter()
+            if last[0] is not None:
+                times.append(now - last[0])
+            last[0] = now
+
+    ctx.progress = progress
+    DiffusersTrainer(PluginSettings(mode="production")).run(request, ctx)
+    return {"step_s": statistics.median(times[10:])}
+
+
+def run_bare(work: Path, steps: int) -> dict:
+    """A plain loop as a diffusers example would write it: cached latents/text, peft LoRA, AdamW."""
+    import numpy as np
+    import torch
+    from diffusers import FluxPipeline
+    from peft import LoraConfig
+    from PIL import Image
+
+    from plugins.training.diffusers_trainer.families import FLUX_TARGETS
+
+    base, photos = _setup(work)
+    pipe = FluxPipeline.from_pretrained(str(base))
+    with torch.no_grad():
+        embeds, pooled, _ = pipe.encode_prompt(
+            "a photo of zxq", prompt_2=None, device="cpu", max_sequence_length=64
+        )
+        pixels = [
+            torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)
+            for p in photos
+        ]
+        g = torch.Generator().manual_seed(42)
+        vae = pipe.vae
+        latents = [
+            (
+                (vae.encode(px[None]).latent_dist.sample(generator=g) - vae.config.shift_factor)
+                * vae.config.scaling_factor
+            )[0]
+            for px in pixels
+        ]
+    model = pipe.transformer
+    model.requires_grad_(False)
+    torch.manual_seed(42)
+    model.add_adapter(
+        LoraConfig(
+            r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=["x_embedder", *FLUX_TARGETS]
+        )
+    )
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=1e-2)
+    times = []
+    for step in range(1, steps + 1):
+        tick = time.perf_counter()
+        gen = torch.Generator().manual_seed(step)
+        x = latents[step % len(latents)][None]
+        b, c, h, w = x.shape
+        noise = torch.randn(x.shape, generator=gen)
+        sigma = torch.sigmoid(torch.randn(1, generator=gen))
+        noisy = (1 - sigma.view(-1, 1, 1, 1)) * x + sigma.view(-1, 1, 1, 1) * noise
+        packed = FluxPipeline._pack_latents(noisy, b, c, h, w)
+        img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, "cpu", torch.float32)
+        pred = model(
+            hidden_states=packed,
+            timestep=sigma,
+            guidance=torch.full((1,), 1.0),
+            pooled_projections=pooled,
+            encoder_hidden_states=embeds,
+            txt_ids=torch.zeros(embeds.shape[1], 3),
+            img_ids=img_ids,
+            return_dict=False,
+        )[0]
+        pred = FluxPipeline._unpack_latents(pred, h * 2, w * 2, 2)
+        loss = torch.nn.functional.mse_loss(pred.float(), (noise - x).float())
+        loss.item()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - tick)
+    return {"step_s": statistics.median(times[10:])}
+
+
+def interleaved_steps(steps: int) -> dict:
+    """Per-step medians of ours and bare, alternating step by step in this process."""
+    import torch
+    from diffusers import FluxPipeline
+    from peft import LoraConfig
+
+    from plugins.base import ModelRef, SimpleRunContext
+    from plugins.training.diffusers_trainer.families import FLUX_TARGETS
+    from plugins.training.diffusers_trainer.trainer import LoraTrainer
+    from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
+
+    work = Path(tempfile.mkdtemp(prefix="isengard-bench-"))
+    base, photos = _setup(work)
+    trainer = LoraTrainer(
+        TrainingRequest(
+            job_id="bench",
+            name="bench",
+            trigger_word="zxq",
+            dataset=[DatasetItem(p, "a photo of zxq") for p in photos],
+            base=ModelRef(id="tiny-flux", family="flux", source="tiny:flux", local_path=base),
+            params=TrainingParams(
+                steps=steps * 10,
+                rank=4,
+                alpha=4,
+                learning_rate=1e-2,
+                resolution=64,
+                save_every=100000,
+                sample_every=0,
+                mixed_precision="fp32",
+                gradient_checkpointing=False,
+                caption_dropout=0.0,
+            ),
+            output_dir=work / "run",
+        ),
+        SimpleRunContext(),
+        backend="bench",
+        version="0",
+    )
+    trainer.ctx.progress = lambda **fields: None
+    trainer.setup()
+    pipe = FluxPipeline.from_pretrained(str(base))
+    with torch.no_grad():
+        embeds, pooled, _ = pipe.encode_prompt(
+            "a photo of zxq", prompt_2=None, device="cpu", max_sequence_length=64
+        )
+    latents = list(trainer.latents)
+    model = pipe.transformer
+    model.requires_grad_(False)
+    torch.manual_seed(42)
+    model.add_adapter(
+        LoraConfig(
+            r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=["x_embedder", *FLUX_TARGETS]
+        )
+    )
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=1e-2)
+
+    def bare(step: int) -> None:
+        gen = torch.Generator().manual_seed(step)
+        x = latents[step % len(latents)][None]
+        b, c, h, w = x.shape
+        noise = torch.randn(x.shape, generator=gen)
+        sigma = torch.sigmoid(torch.randn(1, generator=gen))
+        noisy = (1 - sigma.view(-1, 1, 1, 1)) * x + sigma.view(-1, 1, 1, 1) * noise
+        packed = FluxPipeline._pack_latents(noisy, b, c, h, w)
+        img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, "cpu", torch.float32)
+        pred = model(
+            hidden_states=packed,
+            timestep=sigma,
+            guidance=torch.full((1,), 1.0),
+            pooled_projections=pooled,
+            encoder_hidden_states=embeds,
+            txt_ids=torch.zeros(embeds.shape[1], 3),
+            img_ids=img_ids,
+            return_dict=False,
+        )[0]
+        pred = FluxPipeline._unpack_latents(pred, h * 2, w * 2, 2)
+        loss = torch.nn.functional.mse_loss(pred.float(), (noise - x).float())
+        loss.item()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    ours_t, bare_t = [], []
+    for step in range(1, steps + 1):
+        tick = time.perf_counter()
+        bare(step)
+        bare_t.append(time.perf_counter() - tick)
+        tick = time.perf_counter()
+        trainer.train_step(step)
+        ours_t.append(time.perf_counter() - tick)
+    return {"bare_step_s": statistics.median(bare_t[10:]), "ours_step_s": statistics.median(ours_t[10:])}
+
+
+def child(kind: str, steps: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix=f"isengard-bench-{kind}-"))
+    (run_ours if kind == "ours" else run_bare)(work, steps)
+    print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--child", choices=["ours", "bare"])
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.steps)
+        return
+    timing = interleaved_steps(args.steps)
+    rss: dict[str, list[float]] = {"bare": [], "ours": []}
+    for _ in range(args.repeats):
+        for kind in ("bare", "ours"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", kind, "--steps", "50"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rss[kind].append(json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"])
+    report = {
+        "model": "tiny-flux",
+        "steps_timed": args.steps,
+        "bare_median_step_s": round(timing["bare_step_s"], 5),
+        "ours_median_step_s": round(timing["ours_step_s"], 5),
+        "ratio_step_time": round(timing["ours_step_s"] / timing["bare_step_s"], 3),
+        "bare_peak_rss_mb": round(statistics.median(rss["bare"]), 1),
+        "ours_peak_rss_mb": round(statistics.median(rss["ours"]), 1),
+        "ratio_peak_rss": round(statistics.median(rss["ours"]) / statistics.median(rss["bare"]), 3),
+        "rss_runs": rss,
+    }
+    _common.write_report("trainer_overhead", report)
+
+
+if __name__ == "__main__":
+    main()
