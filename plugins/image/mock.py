@@ -18,6 +18,7 @@ class MockImageBackend(ImageBackend):
     label = "Placeholder images (fast-test)"
     description = "Draws labelled placeholder pictures instantly. For demos and tests; no model is used."
     families = ("flux", "sdxl", "sd15")
+    needs_weights = False
 
     def __init__(self, seconds_per_step: float = 0.01):
         self.seconds_per_step = seconds_per_step
