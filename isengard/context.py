@@ -11,6 +11,7 @@ from typing import Any
 
 from isengard.characters.service import CharacterService
 from isengard.device import DeviceInfo, detect_device
+from isengard.generation.options import load_generation_config
 from isengard.generation.service import GenerationService
 from isengard.jobs import JobRunner
 from isengard.models.catalogue import Catalogue, load_catalogue
@@ -100,6 +101,8 @@ def bootstrap(
     tokens = TokenStore(paths.secrets, settings.hf_token)
     models = ModelManager(paths=paths, catalogue=catalogue, db=db, tokens=tokens)
     models.attach(runner)
+    characters = CharacterService(db=db, paths=paths, runner=runner, registry=registry)
+    loras = LoraStore(db, paths)
     generation = GenerationService(
         db=db,
         paths=paths,
@@ -109,9 +112,11 @@ def bootstrap(
         default_backend=default_image_backend(settings),
         default_base=default_base_model(settings),
         resolve_base=lambda model, job: models.resolve(model, progress=job.progress),
+        characters=characters,
+        loras=loras,
+        config=load_generation_config(),
+        vram_gb=lambda: detect_device().vram_gb,
     )
-    characters = CharacterService(db=db, paths=paths, runner=runner, registry=registry)
-    loras = LoraStore(db, paths)
     training = TrainingService(
         paths=paths,
         registry=registry,

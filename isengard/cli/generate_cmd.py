@@ -12,6 +12,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("generate", help="generate images from a prompt (optionally with a LoRA)")
     p.add_argument("--prompt", required=True, help="what to draw")
     p.add_argument("--negative", default="", help="what to avoid (SD families)")
+    p.add_argument("--character", help="use this character's newest LoRA and its trigger word")
     p.add_argument("--lora", action="append", default=[], metavar="PATH", help="a LoRA file (repeatable)")
     p.add_argument("--strength", type=float, default=1.0, help="LoRA strength (default 1.0)")
     p.add_argument("--base", help="base model id (see configs/models.yaml)")
@@ -43,6 +44,7 @@ def run(args) -> int:
             scheduler=args.sampler,
             seed=args.seed,
             count=args.count,
+            character_id=ctx.characters.get(args.character).id if args.character else None,
         )
         job_id, prepared = ctx.generation.submit(form)
         for note in prepared.notes:

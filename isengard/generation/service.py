@@ -5,6 +5,7 @@ keep the history. Shared by the Image Gen tab and `python -m isengard generate`.
 from __future__ import annotations
 
 import random
+import re
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -70,6 +71,10 @@ class GenerationService:
         default_backend: str,
         default_base: str,
         resolve_base=None,
+        characters=None,
+        loras=None,
+        config=None,
+        vram_gb=lambda: None,
     ):
         self.db = db
         self.paths = paths
@@ -79,6 +84,10 @@ class GenerationService:
         self.default_backend = default_backend
         self.default_base = default_base
         self._resolve_base = resolve_base or (lambda model, ctx: model.ref())
+        self.characters = characters
+        self.loras = loras
+        self.config = config
+        self._vram_gb = vram_gb
         self._hash_cache: dict[tuple[str, float, int], str] = {}
         runner.register("generate", self._run_job, uses_gpu=True)
 
@@ -131,7 +140,10 @@ class GenerationService:
         seed = (
             int(form.seed) if form.seed is not None and int(form.seed) >= 0 else random.randint(0, 2**32 - 1)
         )
-        loras = [self._check_lora(entry, model) for entry in form.loras]
+        entries = list(form.loras)
+        if form.character_id is not None:
+            prompt, entries = self._with_character(form, prompt, entries, model, notes)
+        loras = [self._check_lora(entry, model) for entry in entries]
         resolved = GenerateForm(
             prompt=prompt,
             negative_prompt=(form.negative_prompt or "").strip(),
@@ -164,6 +176,24 @@ class GenerationService:
             notes.append(f"Size {w}×{h} was changed to {sw}×{sh}: this model needs multiples of {factor}.")
         return sw, sh
 
+    def _with_character(
+        self, form: GenerateForm, prompt: str, entries: list, model: BaseModel, notes: list[str]
+    ) -> tuple[str, list]:
+        """A character brings its trigger word and, unless LoRAs were chosen, its newest LoRA."""
+        if self.characters is None:
+            raise InputError("Characters are not available here.")
+        character = self.characters.get(int(form.character_id))
+        if not entries:
+            newest = self.loras.newest_for_character(character.id) if self.loras else None
+            if newest is None:
+                raise InputError(f"{character.name} has no trained LoRA yet: train one in the Training tab.")
+            strength = self.config.default_lora_strength if self.config else 1.0
+            entries = [{"path": str(newest.path), "strength": strength, "name": newest.name}]
+        if not re.search(rf"\b{re.escape(character.trigger_word)}\b", prompt):
+            prompt = f"{character.trigger_word}, {prompt}"
+            notes.append(f"Added {character.name}'s trigger word '{character.trigger_word}' to the prompt.")
+        return prompt, entries
+
     def _check_lora(self, entry: dict[str, Any], model: BaseModel) -> dict[str, Any]:
         path = Path(str(entry.get("path", ""))).expanduser()
         strength = float(entry.get("strength", 1.0))
@@ -186,13 +216,15 @@ class GenerationService:
             "strength": strength,
             "name": entry.get("name") or path.stem,
             "family": info.family,
+            "sha256": self.file_hash(path),
         }
 
-    def lora_hash(self, path: Path) -> str:
+    def file_hash(self, path: Path) -> str:
+        """sha256 of a LoRA file, cached by path, size and time (each file is hashed once)."""
         stat = path.stat()
         key = (str(path), stat.st_mtime, stat.st_size)
         if key not in self._hash_cache:
-            self._hash_cache[key] = file_sha256(path)[:10]
+            self._hash_cache[key] = file_sha256(path)
         return self._hash_cache[key]
 
     # submitting -------------------------------------------------------------------------------------
@@ -233,7 +265,13 @@ class GenerationService:
             negative_prompt=form.negative_prompt,
             base=base_ref,
             loras=[
-                LoraRef(Path(lo["path"]), float(lo["strength"]), lo.get("name", ""), family=lo.get("family"))
+                LoraRef(
+                    Path(lo["path"]),
+                    float(lo["strength"]),
+                    lo.get("name", ""),
+                    sha256=lo.get("sha256"),
+                    family=lo.get("family"),
+                )
                 for lo in form.loras
             ],
             width=int(form.width),
@@ -243,16 +281,25 @@ class GenerationService:
             scheduler=form.scheduler,
             seed=int(form.seed),
             count=int(form.count),
+            options=self.config.options(model.family, self._vram_gb(), int(form.width), int(form.height))
+            if self.config
+            else {},
         )
         ctx.progress(phase="generating", step=0, total=request.steps * request.count, message="Generating")
         started = time.monotonic()
-        result = backend.run(request, ctx)
+        try:
+            result = backend.run(request, ctx)
+        finally:
+            preview = ctx.snapshot.get("preview")
+            if preview and Path(preview).is_relative_to(self.paths.tmp):
+                Path(preview).unlink(missing_ok=True)  # the live preview is done with once the job ends
         notes.extend(result.notes)
         gen_id = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         folder = self.paths.outputs_day(time.strftime("%Y-%m-%d"))
         sampler = result.info.get("sampler") or SAMPLER_NAMES.get(form.scheduler, "Default")
         loras = [
-            LoraUse(lo["name"], float(lo["strength"]), self.lora_hash(Path(lo["path"]))) for lo in form.loras
+            LoraUse(lo["name"], float(lo["strength"]), self.file_hash(Path(lo["path"]))[:10])
+            for lo in form.loras
         ]
         saved = []
         for index, generated in enumerate(result.images):

@@ -12,6 +12,7 @@ from pathlib import Path
 from plugins.base import Plugin, PluginSettings
 from plugins.captioning.blip import BlipCaptioner
 from plugins.captioning.template import TemplateCaptioner
+from plugins.image.diffusers_backend import DiffusersImageBackend
 from plugins.image.mock import MockImageBackend
 from plugins.training.diffusers_trainer import DiffusersTrainer
 from plugins.training.mock import MockTrainer
@@ -31,6 +32,10 @@ FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
         "flux",
     ),
     ("image", "mock"): lambda tmp, models: (MockImageBackend(seconds_per_step=0.0), "flux"),
+    ("image", "diffusers"): lambda tmp, models: (
+        DiffusersImageBackend(PluginSettings(mode="production", tmp_dir=tmp)),
+        "sd15",
+    ),
     ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
     ("captioning", "blip"): _blip,
 }

@@ -7,20 +7,20 @@ import threading
 import numpy as np
 import pytest
 
-from plugins.base import Availability, Cancelled, ModelRef, SimpleRunContext
+from plugins.base import Availability, Cancelled, SimpleRunContext
 from plugins.image.interface import ImageBackend, ImageRequest
-from tests.contract.plugins_under_test import factories
+from tests.contract.plugins_under_test import factories, tiny_base
 
 CASES = factories("image")
 
 
 @pytest.fixture(params=CASES, ids=[name for name, _ in CASES])
 def backend(request, tmp_path, tiny_models):
-    return request.param[1](tmp_path, tiny_models)
+    plugin, family = request.param[1](tmp_path, tiny_models)
+    return plugin, tiny_base(family, tiny_models)
 
 
-def _request(family: str, **kw) -> ImageRequest:
-    base = ModelRef(id=f"tiny-{family}", family=family, source=f"tiny:{family}")
+def _request(base, **kw) -> ImageRequest:
     args = dict(
         prompt="a red apple on a table", base=base, width=64, height=64, steps=3, guidance=3.0, seed=7
     )
@@ -36,9 +36,9 @@ def test_identity_and_availability(backend):
 
 
 def test_returns_count_images_of_the_requested_size_with_seeds(backend):
-    plugin, family = backend
+    plugin, base = backend
     ctx = SimpleRunContext()
-    result = plugin.run(_request(family, count=2), ctx)
+    result = plugin.run(_request(base, count=2), ctx)
     assert [g.seed for g in result.images] == [7, 8]
     assert all(g.image.size == (64, 64) for g in result.images)
     steps = [e["step"] for e in ctx.events if "step" in e]
@@ -46,16 +46,16 @@ def test_returns_count_images_of_the_requested_size_with_seeds(backend):
 
 
 def test_same_seed_same_pixels_other_seed_other_pixels(backend):
-    plugin, family = backend
-    a = plugin.run(_request(family), SimpleRunContext()).images[0].image
-    b = plugin.run(_request(family), SimpleRunContext()).images[0].image
-    c = plugin.run(_request(family, seed=8), SimpleRunContext()).images[0].image
+    plugin, base = backend
+    a = plugin.run(_request(base), SimpleRunContext()).images[0].image
+    b = plugin.run(_request(base), SimpleRunContext()).images[0].image
+    c = plugin.run(_request(base, seed=8), SimpleRunContext()).images[0].image
     assert np.array_equal(np.asarray(a), np.asarray(b))
     assert not np.array_equal(np.asarray(a), np.asarray(c))
 
 
 def test_cancel_raises_cancelled(backend):
-    plugin, family = backend
+    plugin, base = backend
     ctx = SimpleRunContext()
 
     def cancel_soon():
@@ -65,4 +65,4 @@ def test_cancel_raises_cancelled(backend):
 
     threading.Thread(target=cancel_soon, daemon=True).start()
     with pytest.raises(Cancelled):
-        plugin.run(_request(family, steps=50, count=4), ctx)
+        plugin.run(_request(base, steps=50, count=4), ctx)

@@ -1,59 +1,110 @@
-"""The Image Gen tab: prompt → images, with live progress, cancel, gallery and history."""
+"""The Image Gen tab: a character (or any LoRA) and a prompt in, pictures out — with live preview, cancel,
+a gallery, the history of every generation, "reuse settings" and "load settings from an image"."""
 
 from __future__ import annotations
 
 import html
+import re
 import time
+from pathlib import Path
 
 import gradio as gr
 
+from isengard.generation.metadata import settings_from_png
 from isengard.generation.service import GenerateForm
 from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
-from isengard.ui.follow import follow, progress_html
+from isengard.ui.follow import progress_html
 from plugins.image.interface import SCHEDULERS
 
+EXTRA_LORAS = 2
+NONE = "(none)"
 
-def _history_rows(ctx) -> list[list[str]]:
+
+HISTORY_HEADERS = ["When", "Prompt", "Model", "LoRAs", "Seeds", "ID"]
+
+
+def _history_rows(ctx):
+    import pandas as pd
+
     rows = []
-    for gen in ctx.generation.history(limit=30):
+    for gen in ctx.generation.history(limit=50):
         p = gen["params"]
+        loras = ", ".join(f"{lo.get('name')}:{lo.get('strength'):g}" for lo in p.get("loras", [])) or "—"
         rows.append(
             [
                 time.strftime("%Y-%m-%d %H:%M", time.localtime(gen["created_at"])),
-                gen["prompt"][:80],
+                gen["prompt"][:70],
                 gen["base_model"],
+                loras,
                 ", ".join(str(i["seed"]) for i in gen["images"]),
-                f"{p.get('width')}×{p.get('height')} · {p.get('steps')} steps",
                 gen["id"],
             ]
         )
-    return rows
+    return pd.DataFrame(rows, columns=HISTORY_HEADERS)
 
 
-def render(ctx) -> None:
+def _preview_image(path: str | None):
+    if not path or not Path(path).exists():
+        return gr.update()
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.copy()
+
+
+def render(ctx) -> list:
     service = ctx.generation
     models = ctx.catalogue.all()
     default_model = ctx.catalogue.get(service.default_base)
-    backends = [(p.label or p.name, p.name) for p in ctx.registry.of_kind("image")]
+    backends = []
+    for plugin in ctx.registry.of_kind("image"):
+        avail = plugin.availability()
+        backends.append((plugin.label if avail.ok else f"{plugin.label} — unavailable", plugin.name))
 
-    with gr.Tab("Image Gen", id="image", elem_id="tab-image"):
-        job_state = gr.Textbox(visible=False, elem_id="gen-job-id")
+    with gr.Tab("Image Gen", id="image", elem_id="tab-image") as tab:
+        job_id = gr.Textbox(visible=False, elem_id="gen-job-id")
+        follow_key = gr.Textbox(visible=False, elem_id="gen-follow-key")
+        history_ids = gr.State([])
         with gr.Row(equal_height=False):
-            with gr.Column(scale=5):
+            with gr.Column(scale=5, min_width=340):
+                with gr.Row():
+                    character = gr.Dropdown(
+                        label="Character",
+                        choices=[(NONE, 0)],
+                        value=0,
+                        elem_id="gen-character",
+                        info="Whose LoRA to use. Its trigger word is added to the prompt.",
+                    )
+                    lora = gr.Dropdown(
+                        label="LoRA",
+                        choices=[(NONE, "")],
+                        value="",
+                        elem_id="gen-lora",
+                        info="The character's newest LoRA is chosen; pick a checkpoint or any LoRA.",
+                    )
+                strength = gr.Slider(
+                    0,
+                    2,
+                    value=1.0,
+                    step=0.05,
+                    label="LoRA strength",
+                    elem_id="gen-strength",
+                    info="How strongly the LoRA applies: 1 is as trained; lower if faces look overdone.",
+                )
                 prompt = gr.Textbox(
                     label="Prompt",
                     lines=3,
                     elem_id="gen-prompt",
                     placeholder="e.g. a portrait photo in a sunlit garden, 85mm, soft light",
-                    info="Describe the picture you want.",
+                    info="Describe the picture you want. Keep the trigger word in it.",
                 )
                 negative = gr.Textbox(
                     label="Negative prompt",
                     lines=1,
                     elem_id="gen-negative",
-                    info="Things to avoid (used by SDXL and SD 1.5; FLUX ignores it).",
+                    info="Things to avoid (SDXL and SD 1.5; FLUX ignores it).",
                 )
                 with gr.Row():
                     base = gr.Dropdown(
@@ -61,7 +112,7 @@ def render(ctx) -> None:
                         choices=[(m.label, m.id) for m in models],
                         value=default_model.id,
                         elem_id="gen-base",
-                        info="The image model. Your LoRA must be trained for the same family.",
+                        info="Use the model family the LoRA was trained for.",
                     )
                     aspect = gr.Dropdown(
                         label="Shape",
@@ -78,7 +129,7 @@ def render(ctx) -> None:
                         step=1,
                         label="Images",
                         elem_id="gen-count",
-                        info="How many pictures to make (each with the next seed).",
+                        info="How many pictures (each with the next seed).",
                     )
                     seed = gr.Number(
                         value=-1,
@@ -96,7 +147,7 @@ def render(ctx) -> None:
                             step=1,
                             label="Steps",
                             elem_id="gen-steps",
-                            info="More steps add detail but take longer (20–40 is typical).",
+                            info="More steps add detail but take longer (20–40).",
                         )
                         guidance = gr.Slider(
                             0,
@@ -135,93 +186,375 @@ def render(ctx) -> None:
                             choices=backends,
                             value=service.default_backend,
                             elem_id="gen-backend",
-                            info="Where images are made: built-in, ComfyUI, or placeholders.",
+                            info="Where pictures are made: built-in, ComfyUI, or placeholders.",
                         )
+                    gr.Markdown("**More LoRAs** — mix in styles or other LoRAs, each with its own strength.")
+                    extras = []
+                    for i in range(EXTRA_LORAS):
+                        with gr.Row():
+                            extra_lora = gr.Dropdown(
+                                label=f"Extra LoRA {i + 1}",
+                                choices=[(NONE, "")],
+                                value="",
+                                elem_id=f"gen-extra-lora-{i}",
+                                scale=3,
+                            )
+                            extra_strength = gr.Slider(
+                                0,
+                                2,
+                                value=0.8,
+                                step=0.05,
+                                label="Strength",
+                                elem_id=f"gen-extra-strength-{i}",
+                                scale=2,
+                            )
+                        extras.append((extra_lora, extra_strength))
+                    upload_lora = gr.File(
+                        label="Add a LoRA file (.safetensors) to your collection",
+                        file_types=[".safetensors"],
+                        elem_id="gen-upload-lora",
+                        height=90,
+                    )
                 with gr.Row():
                     go = gr.Button("Generate", variant="primary", elem_id="gen-go", scale=3)
                     stop = gr.Button("Cancel", variant="stop", elem_id="gen-cancel", scale=1)
+                load_png = gr.File(
+                    label="Load settings from an image (a PNG made here, in A1111 or Forge)",
+                    file_types=[".png"],
+                    elem_id="gen-load-png",
+                    height=90,
+                )
             with gr.Column(scale=6):
                 status = gr.HTML("", elem_id="gen-status")
+                preview = gr.Image(
+                    label="Live preview",
+                    height=200,
+                    interactive=False,
+                    elem_id="gen-preview",
+                    buttons=[],
+                    type="pil",
+                )
                 gallery = gr.Gallery(
                     label="Results",
                     columns=2,
-                    height=520,
+                    height=460,
                     elem_id="gen-gallery",
                     object_fit="contain",
                     buttons=["download", "fullscreen"],
                 )
                 seeds = gr.Markdown("", elem_id="gen-seeds")
         with gr.Accordion(
-            "History — every image you made, with its settings", open=False, elem_id="gen-history-box"
+            "History — every picture you made, with its settings", open=True, elem_id="gen-history-box"
         ):
             history = gr.Dataframe(
-                headers=["When", "Prompt", "Model", "Seeds", "Settings", "ID"],
-                value=_history_rows(ctx),
+                headers=HISTORY_HEADERS,
                 interactive=False,
                 wrap=True,
                 elem_id="gen-history",
             )
+            with gr.Row():
+                reuse = gr.Button("Reuse these settings", elem_id="gen-reuse")
+                picked = gr.Textbox(
+                    label="Selected", interactive=False, elem_id="gen-history-picked", scale=3
+                )
 
-    inputs = {prompt, negative, base, aspect, count, seed, steps, guidance, width, height, scheduler, backend}
+    extra_inputs = [c for pair in extras for c in pair]
+    inputs = {
+        character,
+        lora,
+        strength,
+        prompt,
+        negative,
+        base,
+        aspect,
+        count,
+        seed,
+        steps,
+        guidance,
+        width,
+        height,
+        scheduler,
+        backend,
+        *extra_inputs,
+    }
+    form_outputs = [
+        prompt,
+        negative,
+        base,
+        steps,
+        guidance,
+        seed,
+        width,
+        height,
+        scheduler,
+        count,
+        character,
+        lora,
+        strength,
+        *extra_inputs,
+    ]
+
+    def lora_choices(char_id) -> tuple[list, str]:
+        if char_id:
+            records = ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint"))
+        else:
+            records = ctx.loras.all(kinds=("final", "imported", "checkpoint"))
+        choices = [(NONE, "")] + [(r.label, str(r.path)) for r in records]
+        newest = next((str(r.path) for r in records if r.kind == "final"), "")
+        return choices, newest if char_id else ""
+
+    def all_lora_choices() -> list:
+        return [(NONE, "")] + [
+            (r.label, str(r.path)) for r in ctx.loras.all(kinds=("final", "imported", "checkpoint"))
+        ]
+
+    def character_choices() -> list:
+        return [(NONE, 0)] + [(c.name, c.id) for c in ctx.characters.list()]
 
     def _form(data) -> GenerateForm:
         model = ctx.catalogue.get(data[base])
         w, h = aspect_size(model.resolution, data[aspect], family_factor(model.family))
-        custom_w, custom_h = data[width], data[height]
+        loras = []
+        if data[lora]:
+            loras.append({"path": data[lora], "strength": float(data[strength])})
+        for extra_lora, extra_strength in extras:
+            if data[extra_lora]:
+                loras.append({"path": data[extra_lora], "strength": float(data[extra_strength])})
+        char_id = int(data[character]) if data[character] else None
         return GenerateForm(
             prompt=data[prompt],
             negative_prompt=data[negative] or "",
             backend=data[backend],
             base_model=data[base],
-            width=int(custom_w) if custom_w else w,
-            height=int(custom_h) if custom_h else h,
+            width=int(data[width]) if data[width] else w,
+            height=int(data[height]) if data[height] else h,
             steps=int(data[steps]),
             guidance=float(data[guidance]),
             scheduler=data[scheduler],
             seed=int(data[seed]) if data[seed] is not None else -1,
             count=int(data[count]),
+            loras=loras,
+            character_id=char_id,
         )
 
-    @ui_action("image.generate")
-    def start(data):
-        job_id, prepared = service.submit(_form(data))
-        for note in prepared.notes:
-            gr.Info(note)
-        return job_id
-
-    @ui_action("image.follow")
-    def watch(job_id):
-        if not job_id:
-            return
-        job: JobRecord | None = None
-        for job, _events in follow(ctx.runner, job_id):
-            yield progress_html(job), gr.update(), gr.update(), gr.update()
-        if job is None:
-            return
+    def view(job: JobRecord):
+        extra = ""
         if job.status == "succeeded" and job.result:
-            images = [(i["path"], f"seed {i['seed']}") for i in job.result["images"]]
-            notes = "".join(f"<br>⚠ {html.escape(n)}" for n in job.result.get("notes", []))
-            seed_text = "Seeds: " + ", ".join(str(i["seed"]) for i in job.result["images"])
-            yield progress_html(job, extra=notes), images, seed_text, _history_rows(ctx)
-        else:
-            yield progress_html(job), gr.update(), gr.update(), gr.update()
+            extra = "".join(f"<br>ℹ {html.escape(n)}" for n in job.result.get("notes", []))
+        return {status: progress_html(job, extra=extra), preview: _preview_image(job.progress.get("preview"))}
 
-    @ui_action("image.cancel")
-    def cancel(job_id):
-        if job_id:
-            ctx.runner.cancel(job_id)
+    @ui_action("image.choose_character", quiet=True)
+    def choose_character(char_id, current_prompt, current_base):
+        choices, newest = lora_choices(char_id)
+        updates = {lora: gr.update(choices=choices, value=newest)}
+        if char_id:
+            character_obj = ctx.characters.get(int(char_id))
+            text = current_prompt or ""
+            if not re.search(rf"\b{re.escape(character_obj.trigger_word)}\b", text):
+                text = (
+                    f"{character_obj.trigger_word}, {text}"
+                    if text.strip()
+                    else (f"a photo of {character_obj.trigger_word}, a {character_obj.class_word}")
+                )
+            updates[prompt] = text
+            record = ctx.loras.by_path(Path(newest)) if newest else None
+            if record and ctx.catalogue.get(current_base).family != record.family:
+                same = next((m for m in ctx.catalogue.all() if m.id == record.base_model), None)
+                if same:
+                    updates[base] = same.id
+        return updates
+
+    @ui_action("image.choose_lora", quiet=True)
+    def choose_lora(path, current_base):
+        if not path:
+            return gr.update()
+        record = ctx.loras.by_path(Path(path))
+        if record and ctx.catalogue.get(current_base).family != record.family:
+            match = next((m for m in ctx.catalogue.all() if m.id == record.base_model), None)
+            if match:
+                gr.Info(f"Switched the base model to {match.label}: this LoRA was trained for it.")
+                return gr.update(value=match.id)
+        return gr.update()
 
     @ui_action("image.model_defaults", quiet=True)
     def model_defaults(model_id):
         model = ctx.catalogue.get(model_id)
         return model.default_steps, model.default_guidance
 
-    base.change(model_defaults, inputs=[base], outputs=[steps, guidance], api_visibility="private")
-    go.click(start, inputs=inputs, outputs=[job_state], api_visibility="private").then(
-        watch,
-        inputs=[job_state],
-        outputs=[status, gallery, seeds, history],
-        api_visibility="private",
-        concurrency_limit=None,
+    @ui_action("image.generate")
+    def start(data):
+        new_id, prepared = service.submit(_form(data))
+        for note in prepared.notes:
+            gr.Info(note)
+        return new_id, f"{new_id}@{time.time()}", prepared.form.prompt
+
+    @ui_action("image.follow")
+    def follow(key):
+        current = (key or "").rsplit("@", 1)[0]
+        if not current:
+            yield {}  # nothing to follow: leave every output as it is
+            return
+        last = 0.0
+        job = None
+        for job, _ in ctx.runner.follow(current, poll=0.2):
+            if job.terminal or time.monotonic() - last >= 0.3:
+                last = time.monotonic()
+                yield view(job)
+        if job is None:
+            yield {}
+            return
+        if job.status == "succeeded" and job.result:
+            images = [(i["path"], f"seed {i['seed']}") for i in job.result["images"]]
+            seed_text = "Seeds: " + ", ".join(str(i["seed"]) for i in job.result["images"])
+            yield view(job) | {
+                gallery: images,
+                seeds: seed_text,
+                history: _history_rows(ctx),
+                preview: gr.update(value=None),
+            }
+        else:
+            yield view(job)
+
+    @ui_action("image.cancel")
+    def cancel(current):
+        if current:
+            ctx.runner.cancel(current)
+
+    def fill(values: dict) -> dict:
+        """Form updates from saved settings (history or a PNG): only what the settings say."""
+        out: dict = {}
+        model_id = values.get("base_model") or values.get("model")
+        if model_id and model_id in ctx.catalogue.ids():
+            out[base] = model_id
+        for key, component in (
+            ("prompt", prompt),
+            ("negative_prompt", negative),
+            ("steps", steps),
+            ("guidance", guidance),
+            ("seed", seed),
+            ("width", width),
+            ("height", height),
+        ):
+            if values.get(key) is not None:
+                out[component] = values[key]
+        if values.get("scheduler") in SCHEDULERS:
+            out[scheduler] = values["scheduler"]
+        out[count] = 1
+        out[character] = gr.update(choices=character_choices(), value=values.get("character_id") or 0)
+        found = []
+        for entry in values.get("loras", []):
+            path = entry.get("path")
+            if not path or not Path(path).exists():
+                match = next(
+                    (
+                        r
+                        for r in ctx.loras.all(kinds=("final", "imported", "checkpoint"))
+                        if r.name == entry.get("name")
+                    ),
+                    None,
+                )
+                path = str(match.path) if match else None
+            if path:
+                found.append((path, float(entry.get("strength", 1.0))))
+        missing = len(values.get("loras", [])) - len(found)
+        if missing:
+            gr.Warning(f"{missing} LoRA(s) from these settings are not in your collection.")
+        choices = all_lora_choices()
+        slots = [(lora, strength), *extras]
+        for index, (lora_box, strength_box) in enumerate(slots):
+            path, weight = found[index] if index < len(found) else ("", None)
+            out[lora_box] = gr.update(choices=choices, value=path)
+            if weight is not None:
+                out[strength_box] = weight
+        return out
+
+    @ui_action("image.reuse")
+    def reuse_settings(ids, selected):
+        if not selected:
+            raise gr.Error("Click a row of the history first.")
+        return fill(ctx.generation.get(selected)["params"])
+
+    @ui_action("image.history_select", quiet=True)
+    def select_history(rows, evt: gr.SelectData):
+        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+        if row is None or rows is None or row >= len(rows):
+            return gr.update(), gr.update()
+        gen_id = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
+        gen = ctx.generation.get(gen_id)
+        images = [(i["path"], f"seed {i['seed']}") for i in gen["images"] if Path(i["path"]).exists()]
+        return gen_id, images
+
+    @ui_action("image.load_png")
+    def load_settings(file):
+        if not file:
+            return {}
+        path = file if isinstance(file, str) else file.name
+        values = settings_from_png(Path(path))
+        if not values:
+            raise gr.Error(
+                "This picture carries no generation settings (it was not made by Isengard, A1111 or Forge)."
+            )
+        gr.Info(
+            f"Settings loaded from a {'Isengard' if values.get('source') == 'isengard' else 'A1111/Forge'} image."
+        )
+        return fill(values) | {load_png: None}
+
+    @ui_action("image.import_lora")
+    def import_lora(file):
+        if not file:
+            return {}
+        path = file if isinstance(file, str) else file.name
+        record = ctx.loras.import_file(Path(path), Path(getattr(file, "orig_name", "") or path).stem)
+        gr.Info(f"Added {record.name} ({record.family}) to your LoRAs.")
+        choices = all_lora_choices()
+        return {
+            lora: gr.update(choices=choices, value=str(record.path)),
+            upload_lora: None,
+            **{box: gr.update(choices=choices) for box, _ in extras},
+        }
+
+    @ui_action("image.page_load", quiet=True)
+    def on_load():
+        active = [j for j in ctx.runner.list(limit=20, kinds=("generate",)) if not j.terminal]
+        key = f"{active[0].id}@{time.time()}" if active else ""
+        choices = all_lora_choices()
+        return {
+            character: gr.update(choices=character_choices()),
+            lora: gr.update(choices=choices),
+            history: _history_rows(ctx),
+            job_id: active[0].id if active else gr.update(),
+            follow_key: key or gr.update(),
+            **{box: gr.update(choices=choices) for box, _ in extras},
+        }
+
+    @ui_action("image.tab_opened", quiet=True)
+    def refresh(selected):
+        ids = [c[1] for c in character_choices()]
+        return gr.update(choices=character_choices(), value=selected if selected in ids else 0)
+
+    private = {"api_visibility": "private"}
+    follow_outputs = [status, preview, gallery, seeds, history]
+    base.change(model_defaults, inputs=[base], outputs=[steps, guidance], **private)
+    character.input(
+        choose_character, inputs=[character, prompt, base], outputs=[lora, prompt, base], **private
     )
-    stop.click(cancel, inputs=[job_state], outputs=None, api_visibility="private")
+    lora.input(choose_lora, inputs=[lora, base], outputs=[base], **private)
+    follow_event = follow_key.change(
+        follow,
+        inputs=[follow_key],
+        outputs=follow_outputs,
+        concurrency_limit=None,
+        show_progress="hidden",
+        **private,
+    )
+    go.click(start, inputs=inputs, outputs=[job_id, follow_key, prompt], cancels=[follow_event], **private)
+    stop.click(cancel, inputs=[job_id], **private)
+    history.select(select_history, inputs=[history], outputs=[picked, gallery], **private)
+    reuse.click(reuse_settings, inputs=[history_ids, picked], outputs=form_outputs, **private)
+    load_png.upload(load_settings, inputs=[load_png], outputs=[*form_outputs, load_png], **private)
+    upload_lora.upload(
+        import_lora, inputs=[upload_lora], outputs=[lora, upload_lora, *[b for b, _ in extras]], **private
+    )
+    tab.select(refresh, inputs=[character], outputs=[character], show_progress="hidden", **private)
+    load_outputs = [character, lora, history, job_id, follow_key, *[b for b, _ in extras]]
+    return [(on_load, [], load_outputs)]

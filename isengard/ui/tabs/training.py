@@ -292,13 +292,13 @@ def render(ctx) -> list:
         if current:
             selected = ctx.runner.get(current).params.get("character_id", selected)
         card, rows, choices = choose_character(selected)
-        key = f"{current}@{time.time()}" if current else ""
+        key = f"{current}@{time.time()}" if current else gr.update()
         return (
             gr.update(choices=[(c.name, c.id) for c in characters], value=selected),
             card,
             rows,
             choices,
-            current or "",
+            current or gr.update(),
             key,
             model_facts(base.value),
         )

@@ -1,0 +1,34 @@
+"""Generation settings from `configs/generation.yaml`: when to use the low-VRAM options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+from isengard.errors import SettingsError
+from isengard.settings import PROJECT_ROOT
+
+GENERATION_FILE = PROJECT_ROOT / "configs" / "generation.yaml"
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    low_vram_gb: dict[str, float] = field(default_factory=lambda: {"flux": 40, "sdxl": 12, "sd15": 6})
+    vae_tiling_megapixels: float = 1.6
+    default_lora_strength: float = 1.0
+
+    def options(self, family: str, vram_gb: float | None, width: int, height: int) -> dict[str, bool]:
+        """Model CPU offload on small GPUs, VAE tiling for large pictures."""
+        return {
+            "cpu_offload": vram_gb is not None and vram_gb < self.low_vram_gb.get(family, 0),
+            "vae_tiling": width * height / 1e6 > self.vae_tiling_megapixels,
+        }
+
+
+def load_generation_config() -> GenerationConfig:
+    try:
+        raw = yaml.safe_load(GENERATION_FILE.read_text(encoding="utf-8")) or {}
+        return GenerationConfig(**raw)
+    except (OSError, yaml.YAMLError, TypeError) as exc:
+        raise SettingsError(f"Cannot read {GENERATION_FILE.name}: {exc}") from None

@@ -1,0 +1,228 @@
+"""The built-in image backend: FLUX, SDXL and SD 1.5 pipelines from diffusers, kept warm, with LoRAs
+switched on a loaded base, per-step previews, and images reproducible from their seed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from plugins.base import Availability, Cancelled, PluginSettings, RunContext
+from plugins.image.diffusers_backend.cache import PipelineCache, apply_loras
+from plugins.image.diffusers_backend.previews import LatentPreviewer
+from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult
+
+PIPELINES = {"flux": "FluxPipeline", "sdxl": "StableDiffusionXLPipeline", "sd15": "StableDiffusionPipeline"}
+SCHEDULERS = {
+    "euler": ("EulerDiscreteScheduler", {}, "Euler"),
+    "euler_a": ("EulerAncestralDiscreteScheduler", {}, "Euler a"),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++"}, "DPM++ 2M"),
+    "dpmpp_2m_karras": (
+        "DPMSolverMultistepScheduler",
+        {"algorithm_type": "dpmsolver++", "use_karras_sigmas": True},
+        "DPM++ 2M Karras",
+    ),
+    "ddim": ("DDIMScheduler", {}, "DDIM"),
+}
+DEFAULT_NAMES = {
+    "EulerDiscreteScheduler": "Euler",
+    "FlowMatchEulerDiscreteScheduler": "Euler",
+    "PNDMScheduler": "PNDM",
+    "DDIMScheduler": "DDIM",
+    "EulerAncestralDiscreteScheduler": "Euler a",
+    "DPMSolverMultistepScheduler": "DPM++ 2M",
+}
+PREVIEW_SECONDS = 0.4
+
+
+def _memory_budget() -> int:
+    import psutil
+    import torch
+
+    if torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(0).total_memory * 0.85)
+    return int(psutil.virtual_memory().total * 0.5)
+
+
+class DiffusersImageBackend(ImageBackend):
+    name = "diffusers"
+    version = "1.0.0"
+    label = "Built-in (diffusers)"
+    description = "FLUX.1, SDXL and SD 1.5 inside Isengard; the model stays loaded between images."
+    families = ("flux", "sdxl", "sd15")
+
+    def __init__(self, settings: PluginSettings, budget_bytes: int | None = None):
+        self.settings = settings
+        self.cache = PipelineCache(budget_bytes if budget_bytes is not None else _memory_budget())
+        self.previewer = LatentPreviewer()
+        self._lock = threading.Lock()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return self.cache.stats
+
+    def availability(self) -> Availability:
+        try:
+            import diffusers  # noqa: F401
+            import torch
+        except ImportError as exc:
+            return Availability.no(f"a library is missing ({exc.name})")
+        if self.settings.mode == "fast-test":
+            return Availability.no(
+                "fast-test mode draws placeholders; set ISENGARD_MODE=production for real images"
+            )
+        if torch.cuda.is_available():
+            return Availability.yes(f"ready on {torch.cuda.get_device_name(0)}")
+        return Availability.yes("ready on the CPU (only the tiny test models are practical here)")
+
+    # loading ----------------------------------------------------------------------------------------
+    def _device_dtype(self):
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return "cpu", torch.float32
+
+    def _load(self, request: ImageRequest, offload: bool):
+        import diffusers
+
+        device, dtype = self._device_dtype()
+        path = Path(request.base.local_path or request.base.source)
+        kwargs: dict[str, Any] = {"dtype": dtype}
+        if request.base.family == "sd15":
+            kwargs.update(safety_checker=None, requires_safety_checker=False)
+        pipe = getattr(diffusers, PIPELINES[request.base.family]).from_pretrained(str(path), **kwargs)
+        pipe.set_progress_bar_config(disable=True)
+        if offload and device == "cuda":
+            pipe.enable_model_cpu_offload()
+        else:
+            pipe.to(device)
+        return pipe
+
+    @staticmethod
+    def _t5_length(request: ImageRequest) -> int:
+        marker = Path(request.base.local_path or request.base.source) / "isengard_tiny.json"
+        if marker.exists():
+            return int(json.loads(marker.read_text()).get("t5_max_length", 512))
+        return 512
+
+    # running ----------------------------------------------------------------------------------------
+    def run(self, request: ImageRequest, ctx: RunContext) -> ImageResult:
+        import torch
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_progress_bar()
+        family = request.base.family
+        offload = bool(request.options.get("cpu_offload"))
+        key = (request.base.id, str(request.base.local_path), offload)
+        ctx.progress(phase="loading", message=f"Loading {request.base.label or request.base.id}")
+        entry = self.cache.get(key, family, lambda: self._load(request, offload))
+        notes: list[str] = []
+        images: list[GeneratedImage] = []
+        started = time.monotonic()
+        with entry.lock:
+            pipe = entry.pipe
+            apply_loras(entry, list(request.loras), self.cache.stats)
+            sampler = self._set_scheduler(entry, request.scheduler, notes)
+            if request.options.get("vae_tiling"):
+                pipe.vae.enable_tiling()
+            else:
+                pipe.vae.disable_tiling()
+            notes += self._prompt_notes(pipe, request)
+            total = request.steps * request.count
+            for index in range(request.count):
+                seed = request.seed + index
+                ctx.check_cancelled()
+                callback = self._callback(request, ctx, pipe, index, total)
+                kwargs: dict[str, Any] = {
+                    "prompt": request.prompt,
+                    "num_inference_steps": request.steps,
+                    "guidance_scale": request.guidance,
+                    "height": request.height,
+                    "width": request.width,
+                    "generator": torch.Generator(device="cpu").manual_seed(seed),
+                    "callback_on_step_end": callback,
+                    "callback_on_step_end_tensor_inputs": ["latents"],
+                }
+                if family == "flux":
+                    kwargs["max_sequence_length"] = self._t5_length(request)
+                elif request.negative_prompt:
+                    kwargs["negative_prompt"] = request.negative_prompt
+                image = pipe(**kwargs).images[0]
+                images.append(GeneratedImage(image=image, seed=seed))
+        if family == "flux" and request.negative_prompt:
+            notes.append("FLUX does not use a negative prompt; it was ignored.")
+        info = {"sampler": sampler, "seconds": round(time.monotonic() - started, 3), **self.cache.stats}
+        ctx.log("image.generated", f"{len(images)} image(s) from {request.base.id}", **info)
+        return ImageResult(images=images, notes=notes, info=info)
+
+    def _set_scheduler(self, entry, choice: str, notes: list[str]) -> str:
+        import diffusers
+
+        pipe = entry.pipe
+        original = entry.scheduler_config
+        if entry.family == "flux" or choice in ("default", None):
+            if entry.family == "flux" and choice not in ("default", None):
+                notes.append(
+                    "FLUX always uses its own sampler (flow-matching Euler); the sampler setting was ignored."
+                )
+            pipe.scheduler = getattr(diffusers, original["_class_name"]).from_config(original)
+            return DEFAULT_NAMES.get(original["_class_name"], original["_class_name"])
+        cls_name, extra, label = SCHEDULERS[choice]
+        pipe.scheduler = getattr(diffusers, cls_name).from_config(original, **extra)
+        return label
+
+    @staticmethod
+    def _prompt_notes(pipe, request: ImageRequest) -> list[str]:
+        notes = []
+        if request.base.family == "flux":
+            tokenizer, limit, what = pipe.tokenizer_2, DiffusersImageBackend._t5_length(request), "T5"
+        else:
+            tokenizer, limit, what = pipe.tokenizer, pipe.tokenizer.model_max_length, "CLIP"
+        length = len(tokenizer(request.prompt, truncation=False).input_ids)
+        if length > limit:
+            notes.append(
+                f"The prompt is {length} tokens; the {what} text encoder reads only the first {limit}, "
+                "so the end was cut off. Shorten it or move the important words to the front."
+            )
+        return notes
+
+    def _callback(self, request: ImageRequest, ctx: RunContext, pipe, index: int, total: int):
+        last = [0.0]
+        preview_path = Path(self.settings.tmp_dir) / "previews" / f"{ctx.job_id}.png"
+
+        def on_step(pipeline, step: int, timestep, tensors: dict) -> dict:
+            if ctx.is_cancelled():
+                raise Cancelled(f"Cancelled at image {index + 1}, step {step + 1}.")
+            fields: dict[str, Any] = {
+                "step": index * request.steps + step + 1,
+                "total": total,
+                "image_index": index,
+            }
+            now = time.monotonic()
+            if now - last[0] >= PREVIEW_SECONDS or step + 1 == request.steps:
+                last[0] = now
+                try:
+                    fields["preview"] = str(self._preview(pipe, request, tensors["latents"], preview_path))
+                except Exception as exc:  # a preview must never break the picture
+                    ctx.log("image.preview_failed", f"preview failed: {exc}")
+            ctx.progress(**fields)
+            return tensors
+
+        return on_step
+
+    def _preview(self, pipe, request: ImageRequest, latents, target: Path) -> Path:
+        vae = pipe.vae
+        if request.base.family == "flux":
+            latents = pipe._unpack_latents(latents, request.height, request.width, pipe.vae_scale_factor)
+            latents = latents / vae.config.scaling_factor + (vae.config.shift_factor or 0.0)
+        else:
+            latents = latents / vae.config.scaling_factor
+        image = self.previewer.to_image(vae, latents)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp.png")
+        image.save(tmp)
+        tmp.replace(target)
+        return target

@@ -1,0 +1,115 @@
+"""Warm pipelines: loaded bases stay in memory (least recently used evicted beyond a memory budget), and
+LoRAs are loaded, switched and unloaded on a cached base without reloading it."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_ADAPTERS = 6  # LoRAs kept loaded per pipeline for instant switching
+
+
+@dataclass
+class Entry:
+    key: tuple
+    pipe: Any
+    family: str
+    bytes: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)  # adapter name -> file path
+    scheduler_config: dict = field(default_factory=dict)
+
+
+def pipeline_bytes(pipe) -> int:
+    total = 0
+    for component in pipe.components.values():
+        if hasattr(component, "parameters"):
+            total += sum(p.numel() * p.element_size() for p in component.parameters())
+    return total
+
+
+class PipelineCache:
+    def __init__(self, budget_bytes: int):
+        self.budget = budget_bytes
+        self._entries: OrderedDict[tuple, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = {"base_loads": 0, "evictions": 0, "lora_loads": 0, "lora_switches": 0}
+
+    def get(self, key: tuple, family: str, load) -> Entry:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        pipe = load()
+        entry = Entry(key, pipe, family, pipeline_bytes(pipe), scheduler_config=dict(pipe.scheduler.config))
+        with self._lock:
+            self.stats["base_loads"] += 1
+            self._entries[key] = entry
+            while len(self._entries) > 1 and sum(e.bytes for e in self._entries.values()) > self.budget:
+                _, old = self._entries.popitem(last=False)
+                self.stats["evictions"] += 1
+                _free(old)
+        return entry
+
+    def loaded(self) -> list[tuple]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            for entry in self._entries.values():
+                _free(entry)
+            self._entries.clear()
+
+
+def _free(entry: Entry) -> None:
+    entry.pipe = None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def adapter_name(path: Path, sha: str | None) -> str:
+    """A stable, valid adapter name for a LoRA file (peft names cannot contain dots)."""
+    import hashlib
+
+    if not sha:  # path, size and time: a file replaced in place gets a new adapter
+        stat = Path(path).stat()
+        sha = hashlib.sha256(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+    digest = sha
+    return f"lora_{digest[:16]}"
+
+
+def apply_loras(entry: Entry, loras: list, stats: dict) -> list[str]:
+    """Make exactly `loras` active with their strengths; load what is missing, keep others for later."""
+    pipe = entry.pipe
+    names, weights = [], []
+    for lora in loras:
+        name = adapter_name(lora.path, lora.sha256)
+        if name not in entry.adapters:
+            pipe.load_lora_weights(str(lora.path), adapter_name=name)
+            entry.adapters[name] = str(lora.path)
+            stats["lora_loads"] += 1
+        entry.adapters.move_to_end(name)
+        names.append(name)
+        weights.append(float(lora.strength))
+    while len(entry.adapters) > MAX_ADAPTERS:
+        old = next(iter(entry.adapters))
+        if old in names:
+            break
+        pipe.delete_adapters(old)
+        entry.adapters.pop(old)
+    if names:
+        pipe.enable_lora()
+        pipe.set_adapters(names, adapter_weights=weights)
+        stats["lora_switches"] += 1
+    elif entry.adapters:
+        pipe.disable_lora()  # the base model's own output, exactly
+    return names

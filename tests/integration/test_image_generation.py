@@ -1,0 +1,203 @@
+"""The built-in image backend on the tiny bases, through the generation service and job runner."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from isengard.errors import InputError
+from isengard.generation.metadata import settings_from_png
+from isengard.generation.service import GenerateForm
+from plugins.base import PluginSettings, SimpleRunContext
+from plugins.training.diffusers_trainer import DiffusersTrainer
+from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
+from tests.helpers import install_tiny, make_settings, solid_photos, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_loras(tmp_path_factory, tiny_models):
+    """Two quick SD 1.5 LoRAs (red and blue photos) and one FLUX LoRA, trained once for this module."""
+    root = tmp_path_factory.mktemp("loras")
+    out = {}
+    for name, family, colour in (
+        ("red", "sd15", (220, 20, 20)),
+        ("blue", "sd15", (20, 20, 220)),
+        ("flux", "flux", (20, 200, 20)),
+    ):
+        base = install_tiny(root / "data", family, tiny_models)
+        photos = solid_photos(root / f"photos-{name}", colour)
+        from plugins.base import ModelRef
+
+        result = DiffusersTrainer(PluginSettings(mode="production")).run(
+            TrainingRequest(
+                job_id=name,
+                name=name,
+                trigger_word="zxq",
+                dataset=[DatasetItem(p, "a photo of zxq") for p in photos],
+                base=ModelRef(id=f"tiny-{family}", family=family, source=f"tiny:{family}", local_path=base),
+                params=TrainingParams(
+                    steps=8,
+                    rank=4,
+                    alpha=4,
+                    learning_rate=1e-2,
+                    resolution=64,
+                    save_every=1000,
+                    sample_every=0,
+                    mixed_precision="fp32",
+                    gradient_checkpointing=False,
+                    train_conv=True,
+                    conv_rank=4,
+                ),
+                output_dir=root / name,
+            ),
+            SimpleRunContext(),
+        )
+        out[name] = result.lora_path
+    return out
+
+
+@pytest.fixture
+def ctx(tmp_path, tiny_models):
+    from isengard.context import bootstrap
+
+    settings = make_settings(tmp_path, mode="production")
+    for family in ("sd15", "flux"):
+        install_tiny(settings.data_dir, family, tiny_models)
+    app = bootstrap(settings, console=False)
+    yield app
+    app.close()
+
+
+def _make(ctx, **kw) -> dict:
+    form = GenerateForm(
+        **({"prompt": "a photo of zxq", "base_model": "tiny-sd15", "seed": 11, "steps": 4} | kw)
+    )
+    job_id, _ = ctx.generation.submit(form)
+    job = ctx.runner.wait(job_id, timeout=300)
+    assert job.status == "succeeded", job.error
+    return job.result
+
+
+def _pixels(result: dict, index: int = 0) -> np.ndarray:
+    return np.asarray(Image.open(result["images"][index]["path"]).convert("RGB"))
+
+
+def test_lora_changes_the_picture_and_the_same_seed_repeats_it(ctx, two_loras):
+    plain = _make(ctx)
+    again = _make(ctx)
+    with_lora = _make(ctx, loras=[{"path": str(two_loras["red"]), "strength": 1.0}])
+    assert np.array_equal(_pixels(plain), _pixels(again))
+    assert not np.array_equal(_pixels(plain), _pixels(with_lora))
+    other_seed = _make(ctx, seed=12)
+    assert not np.array_equal(_pixels(plain), _pixels(other_seed))
+
+
+def test_switching_loras_never_reloads_the_base(ctx, two_loras):
+    backend = ctx.registry.get("image", "diffusers")
+    red = [{"path": str(two_loras["red"]), "strength": 1.0}]
+    blue = [{"path": str(two_loras["blue"]), "strength": 1.0}]
+    first_red = _make(ctx, loras=red)
+    loads_before = backend.stats["base_loads"]
+    first_blue = _make(ctx, loras=blue)
+    red_again = _make(ctx, loras=red)
+    none = _make(ctx)
+    both = _make(ctx, loras=red + [{"path": str(two_loras["blue"]), "strength": 0.5}])
+    assert backend.stats["base_loads"] == loads_before  # one base load, whatever the LoRAs
+    assert backend.stats["lora_loads"] == 2  # each LoRA file read once
+    assert np.array_equal(_pixels(first_red), _pixels(red_again))
+    assert not np.array_equal(_pixels(first_red), _pixels(first_blue))
+    assert not np.array_equal(_pixels(both), _pixels(first_red))
+    plain_fresh = _make(ctx)
+    assert np.array_equal(_pixels(none), _pixels(plain_fresh))
+
+
+def test_settings_round_trip_through_the_png(ctx, two_loras):
+    first = _make(
+        ctx,
+        loras=[{"path": str(two_loras["red"]), "strength": 0.8}],
+        negative_prompt="blurry",
+        scheduler="dpmpp_2m",
+        guidance=6.0,
+        count=2,
+    )
+    saved = settings_from_png(first["images"][1]["path"])
+    assert saved["seed"] == 12 and saved["negative_prompt"] == "blurry" and saved["scheduler"] == "dpmpp_2m"
+    assert saved["loras"][0]["strength"] == 0.8
+    again = _make(
+        ctx,
+        **{
+            k: saved[k]
+            for k in (
+                "prompt",
+                "negative_prompt",
+                "base_model",
+                "loras",
+                "width",
+                "height",
+                "steps",
+                "guidance",
+                "scheduler",
+                "seed",
+            )
+        },
+    )
+    assert np.array_equal(_pixels(again), _pixels(first, 1))
+    text = Image.open(first["images"][0]["path"]).text["parameters"]
+    assert "<lora:red:0.8>" in text and "Sampler: DPM++ 2M" in text and "Lora hashes:" in text
+
+
+def test_bad_requests_are_explained(ctx, two_loras, tmp_path):
+    with pytest.raises(InputError, match="was trained for FLUX.1, but the base model is Tiny SD 1.5"):
+        ctx.generation.submit(
+            GenerateForm(
+                prompt="x", base_model="tiny-sd15", loras=[{"path": str(two_loras["flux"]), "strength": 1}]
+            )
+        )
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x00" * 100)
+    with pytest.raises(InputError, match="not a readable .safetensors LoRA"):
+        ctx.generation.submit(
+            GenerateForm(prompt="x", base_model="tiny-sd15", loras=[{"path": str(broken), "strength": 1}])
+        )
+    long = _make(ctx, prompt=" ".join(["a very detailed photo of zxq in a sunlit garden"] * 12))
+    assert any("cut off" in note for note in long["notes"])
+    _, prepared = ctx.generation.submit(
+        GenerateForm(prompt="x", base_model="tiny-flux", width=70, height=64, steps=2)
+    )
+    assert prepared.form.width == 64 and "multiples of 16" in prepared.notes[0]
+
+
+def test_cancel_mid_generation_and_previews(ctx):
+    job_id, _ = ctx.generation.submit(GenerateForm(prompt="x", base_model="tiny-sd15", steps=150, count=3))
+    wait_for(lambda: ctx.runner.get(job_id).progress.get("step", 0) >= 3, timeout=120, interval=0.01)
+    ctx.runner.cancel(job_id)
+    job = ctx.runner.wait(job_id, timeout=60)
+    assert job.status == "cancelled" and job.progress["step"] < 450
+    previews = [e for e in ctx.runner.events(job_id, type_="progress") if e.data.get("preview")]
+    assert previews, "previews are sent while generating"
+    assert ctx.generation.history() == [] or all(g["job_id"] != job_id for g in ctx.generation.history())
+
+
+def test_two_users_at_once_queue_on_the_gpu_lock_and_both_finish(ctx):
+    ids: list[str] = []
+
+    def submit():
+        ids.append(ctx.generation.submit(GenerateForm(prompt="x", base_model="tiny-sd15", steps=20))[0])
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    jobs = [ctx.runner.wait(job_id, timeout=300) for job_id in ids]
+    assert all(job.status == "succeeded" for job in jobs)
+    waited = [
+        any("Waiting for the GPU" in (e.data.get("message") or "") for e in ctx.runner.events(j.id))
+        for j in jobs
+    ]
+    assert any(waited)

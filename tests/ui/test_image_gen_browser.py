@@ -1,0 +1,47 @@
+"""Real browser: generate, see the picture in the gallery and the history, reuse its settings, and load
+settings from a PNG (fast-test mode: placeholder pictures)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def test_generate_history_reuse_and_load_from_png(page, studio):
+    page.get_by_role("tab", name="Image Gen").click()
+    page.locator("#gen-prompt textarea").fill("a lighthouse at dusk")
+    seed = page.locator("#gen-seed input")
+    seed.fill("4242")
+    seed.press("Tab")
+    page.click("#gen-go")
+    page.wait_for_selector("#gen-gallery img", timeout=30_000)
+    page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]")
+    assert "Seeds: 4242" in page.locator("#gen-seeds").inner_text()
+    page.shot("image_gen")
+
+    cell = page.locator("#gen-history").get_by_text("a lighthouse at dusk").filter(visible=True).first
+    cell.wait_for()
+    page.locator("#gen-prompt textarea").fill("something else")
+    seed.fill("1")
+    cell.click()
+    page.wait_for_function(
+        "() => document.querySelector('#gen-history-picked textarea, #gen-history-picked input')"
+        ".value.startsWith('gen-')"
+    )
+    page.click("#gen-reuse")
+    page.wait_for_function(
+        "() => document.querySelector('#gen-prompt textarea').value === 'a lighthouse at dusk'"
+    )
+    assert page.locator("#gen-seed input").input_value() == "4242"
+
+    from isengard.generation.metadata import read_png_text
+
+    pngs = sorted((studio.data_dir / "outputs").rglob("*.png"))
+    assert "Seed: 4242" in read_png_text(pngs[-1])["parameters"]
+    page.locator("#gen-prompt textarea").fill("")
+    page.locator("#gen-load-png input[type=file]").set_input_files(str(pngs[-1]))
+    page.wait_for_function(
+        "() => document.querySelector('#gen-prompt textarea').value === 'a lighthouse at dusk'"
+    )
+    assert page.page_errors == []
