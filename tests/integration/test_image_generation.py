@@ -106,7 +106,7 @@ def test_switching_loras_never_reloads_the_base(ctx, two_loras):
     first_blue = _make(ctx, loras=blue)
     red_again = _make(ctx, loras=red)
     none = _make(ctx)
-    both = _make(ctx, loras=red + [{"path": str(two_loras["blue"]), "strength": 0.5}])
+    both = _make(ctx, loras=[*red, {"path": str(two_loras["blue"]), "strength": 0.5}])
     assert backend.stats["base_loads"] == loads_before  # one base load, whatever the LoRAs
     assert backend.stats["lora_loads"] == 2  # each LoRA file read once
     assert np.array_equal(_pixels(first_red), _pixels(red_again))
@@ -152,7 +152,7 @@ def test_settings_round_trip_through_the_png(ctx, two_loras):
 
 
 def test_bad_requests_are_explained(ctx, two_loras, tmp_path):
-    with pytest.raises(InputError, match="was trained for FLUX.1, but the base model is Tiny SD 1.5"):
+    with pytest.raises(InputError, match=r"was trained for FLUX\.1, but the base model is Tiny SD 1\.5"):
         ctx.generation.submit(
             GenerateForm(
                 prompt="x", base_model="tiny-sd15", loras=[{"path": str(two_loras["flux"]), "strength": 1}]
@@ -160,7 +160,7 @@ def test_bad_requests_are_explained(ctx, two_loras, tmp_path):
         )
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x00" * 100)
-    with pytest.raises(InputError, match="not a readable .safetensors LoRA"):
+    with pytest.raises(InputError, match=r"not a readable \.safetensors LoRA"):
         ctx.generation.submit(
             GenerateForm(prompt="x", base_model="tiny-sd15", loras=[{"path": str(broken), "strength": 1}])
         )
