@@ -19,7 +19,7 @@ from isengard.models.manager import ModelManager
 from isengard.models.tokens import TokenStore
 from isengard.obs import event, setup_logging
 from isengard.paths import Paths
-from isengard.settings import Settings
+from isengard.settings import PROJECT_ROOT, Settings
 from isengard.storage.db import Database
 from isengard.training.service import TrainingService
 from isengard.training.store import LoraStore
@@ -62,6 +62,7 @@ def plugin_settings(settings: Settings, paths: Paths) -> PluginSettings:
         ai_toolkit_dir=settings.ai_toolkit_dir,
         ai_toolkit_python=settings.ai_toolkit_python,
         hf_token=settings.hf_token,
+        workflows_dir=PROJECT_ROOT / "workflows",
         extra={"caption_model": settings.caption_model} if settings.caption_model else {},
     )
 

@@ -16,6 +16,7 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     """Register every built-in plugin. A plugin that cannot run here still registers and says why."""
     from plugins.captioning.blip import BlipCaptioner
     from plugins.captioning.template import TemplateCaptioner
+    from plugins.image.comfyui import ComfyUIBackend
     from plugins.image.diffusers_backend import DiffusersImageBackend
     from plugins.image.mock import MockImageBackend
     from plugins.training.diffusers_trainer import DiffusersTrainer
@@ -25,5 +26,6 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     registry.register(DiffusersTrainer(settings))
     registry.register(MockImageBackend())
     registry.register(DiffusersImageBackend(settings))
+    registry.register(ComfyUIBackend(settings))
     registry.register(TemplateCaptioner())
     registry.register(BlipCaptioner(settings))

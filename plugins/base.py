@@ -39,6 +39,7 @@ class PluginSettings:
     ai_toolkit_dir: Path | None = None
     ai_toolkit_python: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
+    workflows_dir: Path | None = None  # the ComfyUI templates that ship with Isengard
     extra: dict[str, Any] = field(default_factory=dict)
 
 

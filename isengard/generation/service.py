@@ -25,6 +25,11 @@ from plugins.image.interface import SCHEDULERS, ImageBackend, ImageRequest, Lora
 from plugins.lora_format import LoraFileError, read_lora_info
 
 MAX_STEPS = 150
+FAMILY_DEFAULTS = {
+    "flux": {"resolution": 1024, "steps": 28, "guidance": 3.5},
+    "sdxl": {"resolution": 1024, "steps": 30, "guidance": 6.0},
+    "sd15": {"resolution": 512, "steps": 30, "guidance": 7.0},
+}
 MAX_COUNT = 8
 MIN_SIDE, MAX_SIDE = 64, 2048
 
@@ -113,7 +118,7 @@ class GenerationService:
             raise NotAvailableError(
                 f"The {backend.label or backend.name} backend is not available: {avail.reason}"
             )
-        model = self.catalogue.get(form.base_model or self.default_base)
+        model = self.model_for(backend, form.base_model or self.default_base)
         if backend.families and model.family not in backend.families:
             raise InputError(f"The {backend.name} backend cannot run {model.label} models.")
         steps = model.default_steps if form.steps is None else int(form.steps)
@@ -175,6 +180,25 @@ class GenerationService:
         if (sw, sh) != (w, h):
             notes.append(f"Size {w}×{h} was changed to {sw}×{sh}: this model needs multiples of {factor}.")
         return sw, sh
+
+    def model_for(self, backend: ImageBackend, model_id: str) -> BaseModel:
+        """A catalogue model, or one the backend offers itself (a ComfyUI server's checkpoints)."""
+        if model_id in self.catalogue.ids():
+            return self.catalogue.get(model_id)
+        offered = backend.base_models() or []
+        for ref in offered:
+            if ref.id == model_id:
+                defaults = FAMILY_DEFAULTS[ref.family]
+                return BaseModel(
+                    id=ref.id,
+                    label=ref.label or ref.id,
+                    family=ref.family,
+                    source=ref.source,
+                    resolution=defaults["resolution"],
+                    custom=True,
+                    defaults={"steps": defaults["steps"], "guidance": defaults["guidance"]},
+                )
+        return self.catalogue.get(model_id)  # the catalogue's clear "no such model" error
 
     def _with_character(
         self, form: GenerateForm, prompt: str, entries: list, model: BaseModel, notes: list[str]
@@ -257,7 +281,7 @@ class GenerationService:
         form = GenerateForm.from_dict(params["form"])
         notes = list(params.get("notes", []))
         backend = self.backend(form.backend)
-        model = self.catalogue.get(form.base_model or self.default_base)
+        model = self.model_for(backend, form.base_model or self.default_base)
         ctx.progress(phase="loading", message=f"Preparing {model.label}")
         base_ref: ModelRef = self._resolve_base(model, ctx) if backend.needs_weights else model.ref()
         request = ImageRequest(

@@ -18,6 +18,24 @@ from plugins.training.diffusers_trainer import DiffusersTrainer
 from plugins.training.mock import MockTrainer
 
 
+def _comfyui(tmp: Path, models: Path) -> tuple[Plugin, str]:
+    """The ComfyUI backend against the fake server of the test suite (started per test, on loopback)."""
+    from isengard.settings import PROJECT_ROOT
+    from plugins.image.comfyui import ComfyUIBackend
+    from tests.fake_comfyui import FakeComfyUI
+
+    fake = FakeComfyUI().start()
+    fake.add_model("checkpoints", "sd15_model.safetensors")
+    settings = PluginSettings(
+        mode="production",
+        comfyui_url=fake.url,
+        tmp_dir=tmp,
+        data_dir=tmp,
+        workflows_dir=PROJECT_ROOT / "workflows",
+    )
+    return ComfyUIBackend(settings), "sd15"
+
+
 def _blip(tmp: Path, models: Path) -> tuple[Plugin, str]:
     from isengard.tiny.blip import build_tiny_blip
 
@@ -36,6 +54,7 @@ FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
         DiffusersImageBackend(PluginSettings(mode="production", tmp_dir=tmp)),
         "sd15",
     ),
+    ("image", "comfyui"): _comfyui,
     ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
     ("captioning", "blip"): _blip,
 }

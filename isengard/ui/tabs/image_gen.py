@@ -45,6 +45,27 @@ def _history_rows(ctx):
     return pd.DataFrame(rows, columns=HISTORY_HEADERS)
 
 
+def backend_html(ctx, name: str) -> str:
+    """One line on the chosen backend: ready (and where), or why not."""
+    plugin = ctx.registry.get("image", name)
+    avail = plugin.availability()
+    css = "isg-ok" if avail.ok else "isg-bad"
+    return f'<span class="{css}" id="gen-backend-reason">{html.escape(plugin.label)}: {html.escape(avail.reason)}</span>'
+
+
+def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
+    """The catalogue's models, plus what the backend offers itself (a ComfyUI server's files)."""
+    plugin = ctx.registry.get("image", backend_name)
+    offered = plugin.base_models() if plugin.availability().ok else None
+    if offered is not None:
+        return [(ref.label, ref.id) for ref in offered]
+    return [(m.label, m.id) for m in ctx.catalogue.all()]
+
+
+def _family(ctx, model_id: str | None) -> str | None:
+    return ctx.catalogue.get(model_id).family if model_id in ctx.catalogue.ids() else None
+
+
 def _preview_image(path: str | None):
     if not path or not Path(path).exists():
         return gr.update()
@@ -112,6 +133,7 @@ def render(ctx) -> list:
                         choices=[(m.label, m.id) for m in models],
                         value=default_model.id,
                         elem_id="gen-base",
+                        allow_custom_value=True,  # the list changes with the backend; the service checks it
                         info="Use the model family the LoRA was trained for.",
                     )
                     aspect = gr.Dropdown(
@@ -164,14 +186,14 @@ def render(ctx) -> list:
                             precision=0,
                             label="Width (custom)",
                             elem_id="gen-width",
-                            info="Leave empty to use the shape above.",
+                            info="Empty or 0: use the shape above.",
                         )
                         height = gr.Number(
                             value=None,
                             precision=0,
                             label="Height (custom)",
                             elem_id="gen-height",
-                            info="Leave empty to use the shape above.",
+                            info="Empty or 0: use the shape above.",
                         )
                     with gr.Row():
                         scheduler = gr.Dropdown(
@@ -188,6 +210,9 @@ def render(ctx) -> list:
                             elem_id="gen-backend",
                             info="Where pictures are made: built-in, ComfyUI, or placeholders.",
                         )
+                    backend_state = gr.HTML(
+                        backend_html(ctx, service.default_backend), elem_id="gen-backend-state"
+                    )
                     gr.Markdown("**More LoRAs** — mix in styles or other LoRAs, each with its own strength.")
                     extras = []
                     for i in range(EXTRA_LORAS):
@@ -312,7 +337,7 @@ def render(ctx) -> list:
         return [(NONE, 0)] + [(c.name, c.id) for c in ctx.characters.list()]
 
     def _form(data) -> GenerateForm:
-        model = ctx.catalogue.get(data[base])
+        model = service.model_for(service.backend(data[backend]), data[base])
         w, h = aspect_size(model.resolution, data[aspect], family_factor(model.family))
         loras = []
         if data[lora]:
@@ -358,7 +383,7 @@ def render(ctx) -> list:
                 )
             updates[prompt] = text
             record = ctx.loras.by_path(Path(newest)) if newest else None
-            if record and ctx.catalogue.get(current_base).family != record.family:
+            if record and _family(ctx, current_base) not in (None, record.family):
                 same = next((m for m in ctx.catalogue.all() if m.id == record.base_model), None)
                 if same:
                     updates[base] = same.id
@@ -369,16 +394,26 @@ def render(ctx) -> list:
         if not path:
             return gr.update()
         record = ctx.loras.by_path(Path(path))
-        if record and ctx.catalogue.get(current_base).family != record.family:
+        if record and _family(ctx, current_base) not in (None, record.family):
             match = next((m for m in ctx.catalogue.all() if m.id == record.base_model), None)
             if match:
                 gr.Info(f"Switched the base model to {match.label}: this LoRA was trained for it.")
                 return gr.update(value=match.id)
         return gr.update()
 
+    @ui_action("image.choose_backend", quiet=True)
+    def choose_backend(name, current_base):
+        choices = model_choices(ctx, name)
+        ids = [value for _, value in choices]
+        return backend_html(ctx, name), gr.update(
+            choices=choices, value=current_base if current_base in ids else (ids[0] if ids else None)
+        )
+
     @ui_action("image.model_defaults", quiet=True)
-    def model_defaults(model_id):
-        model = ctx.catalogue.get(model_id)
+    def model_defaults(model_id, backend_name):
+        if not model_id:
+            return gr.update(), gr.update()
+        model = service.model_for(service.backend(backend_name), model_id)
         return model.default_steps, model.default_guidance
 
     @ui_action("image.generate")
@@ -534,7 +569,8 @@ def render(ctx) -> list:
 
     private = {"api_visibility": "private"}
     follow_outputs = [status, preview, gallery, seeds, history]
-    base.change(model_defaults, inputs=[base], outputs=[steps, guidance], **private)
+    base.change(model_defaults, inputs=[base, backend], outputs=[steps, guidance], **private)
+    backend.input(choose_backend, inputs=[backend, base], outputs=[backend_state, base], **private)
     character.input(
         choose_character, inputs=[character, prompt, base], outputs=[lora, prompt, base], **private
     )
