@@ -229,8 +229,9 @@ def _url(env, name) -> str | None:
 
 
 def _opt_path(env, name) -> Path | None:
+    """An absolute path, symlinks kept: a venv's python is a symlink that must not be resolved away."""
     raw = env.get(name, "").strip()
-    return Path(raw).expanduser().resolve() if raw else None
+    return Path(raw).expanduser().absolute() if raw else None
 
 
 def _auth(env) -> tuple[str, str] | None:

@@ -19,11 +19,13 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     from plugins.image.comfyui import ComfyUIBackend
     from plugins.image.diffusers_backend import DiffusersImageBackend
     from plugins.image.mock import MockImageBackend
+    from plugins.training.ai_toolkit import AIToolkitTrainer
     from plugins.training.diffusers_trainer import DiffusersTrainer
     from plugins.training.mock import MockTrainer
 
     registry.register(MockTrainer())
     registry.register(DiffusersTrainer(settings))
+    registry.register(AIToolkitTrainer(settings))
     registry.register(MockImageBackend())
     registry.register(DiffusersImageBackend(settings))
     registry.register(ComfyUIBackend(settings))

@@ -252,5 +252,5 @@ class TrainingService:
         out = []
         for e in self.runner.events(job_id, type_="progress"):
             for path in e.data.get("samples", []):
-                out.append((e.data.get("step", 0), path))
+                out.append((e.data.get("sample_step", e.data.get("step", 0)), path))
         return out

@@ -36,6 +36,26 @@ def _comfyui(tmp: Path, models: Path) -> tuple[Plugin, str]:
     return ComfyUIBackend(settings), "sd15"
 
 
+STANDIN = Path(__file__).parent.parent / "fixtures" / "ai_toolkit_standin"
+
+
+def _ai_toolkit(tmp: Path, models: Path) -> tuple[Plugin, str]:
+    """The ai-toolkit adapter driving the stand-in run.py of the test suite (as the captures show)."""
+    import sys
+
+    from plugins.training.ai_toolkit import AIToolkitTrainer
+
+    settings = PluginSettings(
+        mode="production",
+        ai_toolkit_dir=STANDIN,
+        ai_toolkit_python=Path(sys.executable),
+        subprocess_log_dir=tmp / "subprocess",
+        data_dir=tmp,
+        tmp_dir=tmp,
+    )
+    return AIToolkitTrainer(settings, stop_grace=10.0), "flux"
+
+
 def _blip(tmp: Path, models: Path) -> tuple[Plugin, str]:
     from isengard.tiny.blip import build_tiny_blip
 
@@ -49,6 +69,7 @@ FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
         DiffusersTrainer(PluginSettings(mode="production")),
         "flux",
     ),
+    ("training", "ai-toolkit"): _ai_toolkit,
     ("image", "mock"): lambda tmp, models: (MockImageBackend(seconds_per_step=0.0), "flux"),
     ("image", "diffusers"): lambda tmp, models: (
         DiffusersImageBackend(PluginSettings(mode="production", tmp_dir=tmp)),

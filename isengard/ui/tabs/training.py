@@ -67,6 +67,13 @@ def _samples(ctx, job_id: str, newest: int = 6):
     return [(path, f"step {step}") for step, path in reversed(items)]
 
 
+def _backend_html(ctx, name: str) -> str:
+    plugin = ctx.registry.get("training", name)
+    avail = plugin.availability()
+    css = "isg-ok" if avail.ok else "isg-bad"
+    return f'<span class="{css}" id="train-backend-reason">{html.escape(plugin.label)}: {html.escape(avail.reason)}</span>'
+
+
 def _lora_rows(ctx, char_id) -> list[list[str]]:
     if not char_id:
         return []
@@ -128,7 +135,11 @@ def render(ctx) -> list:
                         choices=backends,
                         value=svc.default_backend,
                         elem_id="train-backend",
-                        info="Which program trains the LoRA.",
+                        info="Which program trains the LoRA: the built-in trainer, your ai-toolkit, or the "
+                        "simulated one of fast-test mode.",
+                    )
+                    backend_state = gr.HTML(
+                        _backend_html(ctx, svc.default_backend), elem_id="train-backend-state"
                     )
                     advanced = params_form.build(TrainingParams, exclude={"steps"}, values=start_values)
                 with gr.Row():
@@ -336,5 +347,6 @@ def render(ctx) -> list:
         **private,
     )
     pick_lora.change(pick, inputs=[pick_lora], outputs=[download], **private)
+    backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
     tab.select(refresh_characters, inputs=[character], outputs=[character], show_progress="hidden", **private)
     return [(on_load, [], [character, readiness, loras, pick_lora, job_id, follow_key, model_state])]

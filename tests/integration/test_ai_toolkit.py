@@ -1,0 +1,327 @@
+"""The ai-toolkit adapter: configs checked against the documented schema, its output parsed as recorded,
+and the whole flow (progress, samples, cancel, resume, failure, missing checkout) through the real adapter
+driving a stand-in run.py that behaves as the captures show."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plugins.base import ModelRef, PluginSettings
+from plugins.training.ai_toolkit import AIToolkitTrainer
+from plugins.training.ai_toolkit.config import build_config, unknown_keys
+from plugins.training.ai_toolkit.process import OutputParser, read_losses
+from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
+from tests.helpers import child_env, install_tiny, make_settings, run_cli, solid_photos, wait_for
+
+CAPTURES = Path(__file__).parent.parent / "fixtures" / "ai_toolkit"
+STANDIN = Path(__file__).parent.parent / "fixtures" / "ai_toolkit_standin"
+
+
+def _request(tmp_path, family="flux", **params) -> TrainingRequest:
+    photos = solid_photos(tmp_path / "photos")
+    base = tmp_path / "base"
+    base.mkdir(exist_ok=True)
+    return TrainingRequest(
+        job_id="job-1",
+        name="alice_flux",
+        trigger_word="alcszx",
+        dataset=[DatasetItem(p, f"a photo of alcszx, a woman {i}") for i, p in enumerate(photos)],
+        base=ModelRef(id=f"tiny-{family}", family=family, source=f"tiny:{family}", local_path=base),
+        params=TrainingParams(
+            **(
+                {
+                    "steps": 40,
+                    "rank": 8,
+                    "alpha": 8,
+                    "resolution": 1024,
+                    "save_every": 10,
+                    "sample_every": 20,
+                    "quantize_base": True,
+                }
+                | params
+            )
+        ),
+        output_dir=tmp_path / "run",
+        sample_prompts=["a photo of alcszx, a woman"],
+    )
+
+
+# --- configs ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["flux", "sdxl"])
+@pytest.mark.parametrize("cuda", [True, False])
+def test_generated_configs_use_only_documented_keys(tmp_path, family, cuda):
+    request = _request(tmp_path, family)
+    config = build_config(request, dataset_dir=tmp_path / "ds", training_folder=tmp_path / "out", cuda=cuda)
+    assert unknown_keys(config) == []
+    process = config["config"]["process"][0]
+    assert process["type"] == "sd_trainer" and process["trigger_word"] == "alcszx"
+    assert process["network"] == {"type": "lora", "linear": 8, "linear_alpha": 8}
+    assert process["logging"] == {"log_every": 1, "use_ui_logger": True}
+    assert process["sample"]["prompts"] == ["a photo of [trigger], a woman"]
+    assert process["save"]["save_every"] == 10 and process["save"]["max_step_saves_to_keep"] == 4
+    assert process["datasets"][0]["resolution"] == [640, 768, 1024]
+    assert ("num_workers" in process["datasets"][0]) is (not cuda)
+    assert process["model"]["quantize"] is cuda  # 4-bit base only on an NVIDIA GPU
+    if family == "flux":
+        assert process["train"]["noise_scheduler"] == "flowmatch" and process["model"]["is_flux"] is True
+    else:
+        assert process["train"]["noise_scheduler"] == "ddpm" and process["model"]["arch"] == "sdxl"
+        assert process["sample"]["sampler"] == "ddpm"
+
+
+def test_unknown_keys_are_caught_before_launch(tmp_path):
+    config = yaml.safe_load((CAPTURES / "job.yaml").read_text())
+    assert unknown_keys(config) == []  # the recorded, working job
+    config["config"]["process"][0]["train"]["stpes"] = 10
+    config["config"]["process"][0]["model"]["quantise"] = True
+    assert unknown_keys(config) == ["config.process[0].train.stpes", "config.process[0].model.quantise"]
+
+
+# --- parsing what ai-toolkit prints ----------------------------------------------------------------------
+
+
+def _feed(parser: OutputParser, name: str) -> None:
+    for line in (CAPTURES / f"{name}.stdout.log").read_text().splitlines():
+        parser.feed_stdout(line)
+    for segment in (CAPTURES / f"{name}.stderr.log").read_text().replace("\r", "\n").split("\n"):
+        parser.feed_stderr(segment)
+
+
+def test_recorded_run_output_is_understood():
+    parser = OutputParser("tiny_flux_lora")
+    _feed(parser, "run")
+    state = parser.state
+    assert (state.step, state.total) == (20, 20) and state.loss is not None and state.lr == 1e-4
+    assert state.checkpoints[-1].endswith("tiny_flux_lora.safetensors") and not state.error
+    assert "Generating baseline samples before training" in state.messages
+
+
+def test_recorded_stop_and_resume_are_understood():
+    stopped = OutputParser("tiny_flux_sigint")
+    _feed(stopped, "sigint")
+    assert stopped.state.stopped and stopped.state.step is not None and stopped.state.step < 120
+    resumed = OutputParser("tiny_flux_sigint")
+    _feed(resumed, "resume")
+    assert resumed.state.resumed_from == 30 and resumed.state.step == 120
+
+
+def test_recorded_loss_log_db_is_read():
+    rows = read_losses(CAPTURES / "loss_log.db")
+    assert [s for s, _ in rows] == list(range(1, 20)) and rows[0][1] == pytest.approx(3.4943, abs=1e-3)
+    assert read_losses(CAPTURES / "loss_log.db", after_step=18) == rows[-1:]
+    assert read_losses(CAPTURES / "missing.db") == []
+
+
+# --- discovery ------------------------------------------------------------------------------------------------
+
+
+def test_missing_or_broken_checkouts_say_why(tmp_path):
+    assert "AI_TOOLKIT_DIR is not set" in AIToolkitTrainer(PluginSettings()).availability().reason
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "has no run.py" in AIToolkitTrainer(PluginSettings(ai_toolkit_dir=empty)).availability().reason
+    no_python = tmp_path / "checkout"
+    no_python.mkdir()
+    (no_python / "run.py").write_text("")
+    assert (
+        "no Python for ai-toolkit"
+        in AIToolkitTrainer(PluginSettings(ai_toolkit_dir=no_python)).availability().reason
+    )
+    (no_python / "venv" / "bin").mkdir(parents=True)
+    (no_python / "venv" / "bin" / "python").symlink_to(sys.executable)
+    ok = AIToolkitTrainer(PluginSettings(ai_toolkit_dir=no_python)).availability()
+    assert ok.ok and "unknown version" in ok.reason
+    assert (
+        "0.12.26"
+        in AIToolkitTrainer(
+            PluginSettings(ai_toolkit_dir=STANDIN, ai_toolkit_python=Path(sys.executable))
+        ).toolkit_version()
+    )
+
+
+def test_dataset_export_uses_the_trigger_placeholder(tmp_path):
+    request = _request(tmp_path)
+    trainer = AIToolkitTrainer(PluginSettings())
+    folder = trainer.export_dataset(request, tmp_path / "ds")
+    captions = sorted(p.read_text().strip() for p in folder.glob("*.txt"))
+    assert captions[0] == "a photo of [trigger], a woman 0" and len(list(folder.glob("*.png"))) == 4
+    request.dataset = request.dataset[:2]
+    trainer.export_dataset(request, folder)
+    assert len(list(folder.glob("*.png"))) == 2  # photos removed since are removed from the export
+
+
+# --- the whole flow through the training service -------------------------------------------------------
+
+
+@pytest.fixture
+def aitk_ctx(tmp_path, tiny_models):
+    from isengard.context import bootstrap
+
+    settings = make_settings(
+        tmp_path,
+        mode="production",
+        env={
+            "AI_TOOLKIT_DIR": str(STANDIN),
+            "AI_TOOLKIT_PYTHON": sys.executable,
+            "HF_TOKEN": "hf_StandInSecret123456",
+        },
+    )
+    install_tiny(settings.data_dir, "flux", tiny_models)
+    ctx = bootstrap(settings, console=False)
+    character = ctx.characters.create("Aitk Person")
+    ctx.characters.add_photos(character.id, [(p, p.name) for p in solid_photos(tmp_path / "red")])
+    yield ctx
+    ctx.close()
+
+
+def test_training_through_ai_toolkit_lands_in_the_store(aitk_ctx):
+    ctx = aitk_ctx
+    job_id = ctx.training.submit(
+        "Aitk Person",
+        base_model="tiny-flux",
+        backend="ai-toolkit",
+        preset="tiny-cpu",
+        overrides={"steps": 30, "save_every": 10, "sample_every": 10},
+    )
+    job = ctx.runner.wait(job_id, timeout=120)
+    assert job.status == "succeeded", job.error
+    from plugins.lora_format import read_lora_info
+
+    info = read_lora_info(job.result["lora_path"])
+    assert info.family == "flux" and info.trigger_word == "atkpzx" and "training_info" in info.metadata
+    assert "ai-toolkit 0.12.26" in job.result["backend_version"]
+    losses = ctx.training.loss_curve(job_id)
+    assert [s for s, _ in losses] == list(range(1, 31))
+    assert len(ctx.training.samples(job_id)) == 8  # baseline and every 10 steps, two prompts each
+    kinds = sorted(r.kind for r in ctx.loras.for_character(1, kinds=("final", "checkpoint")))
+    assert kinds == ["checkpoint", "checkpoint", "final"]
+    logs = ctx.paths.subprocess_logs
+    stdout = (logs / f"train-{job_id}.stdout.log").read_text()
+    assert "HF_TOKEN is set in the environment" in stdout
+    everything = "".join(
+        p.read_text(errors="replace")
+        for p in [*logs.rglob("*.log"), *ctx.paths.training_runs.rglob("*.yaml")]
+    )
+    assert "hf_StandInSecret123456" not in everything  # passed in the environment, never written
+    assert b"\r" in (logs / f"train-{job_id}.stderr.log").read_bytes()  # the raw tqdm stream is kept
+
+
+def test_cancel_keeps_checkpoints_and_resume_finishes(aitk_ctx):
+    ctx = aitk_ctx
+    job_id = ctx.training.submit(
+        "Aitk Person",
+        base_model="tiny-flux",
+        backend="ai-toolkit",
+        preset="tiny-cpu",
+        overrides={"steps": 200, "save_every": 10, "sample_every": 0},
+    )
+    wait_for(lambda: ctx.runner.get(job_id).progress.get("step", 0) >= 25, timeout=60, interval=0.05)
+    ctx.runner.cancel(job_id)
+    job = ctx.runner.wait(job_id, timeout=60)
+    assert job.status == "cancelled" and "SIGINT" in job.error and "is kept" in job.error
+    run = ctx.paths.training_run_dir(job_id) / "output"
+    kept = sorted(run.rglob("*_0*.safetensors"))
+    assert kept and not list(run.rglob(f"{job.params['name']}.safetensors"))
+    ctx.runner.resume(job_id)
+    done = ctx.runner.wait(job_id, timeout=120)
+    assert done.status == "succeeded", done.error
+    events = ctx.runner.events(job_id, type_="progress")
+    assert any("resumed from step" in (e.data.get("message") or "") for e in events)
+    assert max(e.data.get("step", 0) for e in events) == 200
+
+
+def test_failure_shows_the_last_output(aitk_ctx, tmp_path):
+    ctx = aitk_ctx
+    import shutil
+
+    shutil.rmtree(ctx.paths.base_models / "tiny-flux")
+    (ctx.paths.base_models / "tiny-flux").mkdir()
+    ctx.models.resolve = lambda model, progress=None: model.ref(tmp_path / "does-not-exist")
+    job = ctx.runner.wait(
+        ctx.training.submit(
+            "Aitk Person",
+            base_model="tiny-flux",
+            backend="ai-toolkit",
+            preset="tiny-cpu",
+            overrides={"steps": 5},
+        ),
+        timeout=60,
+    )
+    assert job.status == "failed"
+    assert "ai-toolkit failed: Model not found" in job.error and "Last output:" in job.error
+
+
+def test_cancel_works_even_when_the_studio_ignores_sigint(tmp_path):
+    """A studio started in the background inherits SIGINT as ignored; ai-toolkit must still stop on it."""
+    script = tmp_path / "driver.py"
+    script.write_text(
+        textwrap.dedent(f"""
+        import signal, sys, threading, json
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sys.path.insert(0, {str(Path(__file__).parent.parent.parent)!r})
+        from pathlib import Path
+        from plugins.base import Cancelled, PluginSettings, SimpleRunContext
+        from plugins.training.ai_toolkit import AIToolkitTrainer
+        from tests.integration.test_ai_toolkit import _request
+        request = _request(Path({str(tmp_path)!r}), steps=400, save_every=10, sample_every=0, quantize_base=False)
+        ctx = SimpleRunContext()
+        trainer = AIToolkitTrainer(PluginSettings(mode="production", ai_toolkit_dir=Path({str(STANDIN)!r}),
+                                                  ai_toolkit_python=Path(sys.executable),
+                                                  subprocess_log_dir=Path({str(tmp_path)!r}) / "logs"),
+                                   stop_grace=15.0)
+        def cancel_later():
+            while not any(e.get("checkpoint") for e in ctx.events):
+                threading.Event().wait(0.05)
+            ctx.cancel()
+        threading.Thread(target=cancel_later, daemon=True).start()
+        try:
+            trainer.run(request, ctx)
+            print(json.dumps({{"outcome": "finished"}}))
+        except Cancelled as exc:
+            print(json.dumps({{"outcome": "cancelled", "message": str(exc)}}))
+    """)
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=child_env(tmp_path)
+    )
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["outcome"] == "cancelled" and "(SIGINT)" in outcome["message"], result.stderr[-2000:]
+
+
+def test_cli_trains_with_ai_toolkit(tmp_path, tiny_models):
+    env = child_env(
+        tmp_path, ISENGARD_MODE="production", AI_TOOLKIT_DIR=str(STANDIN), AI_TOOLKIT_PYTHON=sys.executable
+    )
+    install_tiny(tmp_path / "data", "flux", tiny_models)
+    files = [str(p) for p in solid_photos(tmp_path / "red")]
+    assert run_cli(["character", "create", "Cli Aitk", "--no-check", "--photos", *files], env).returncode == 0
+    result = run_cli(
+        [
+            "train",
+            "Cli Aitk",
+            "--base",
+            "tiny-flux",
+            "--backend",
+            "ai-toolkit",
+            "--preset",
+            "tiny-cpu",
+            "--steps",
+            "12",
+            "--json",
+        ],
+        env,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["lora_path"].endswith(".safetensors")
+    sd15 = run_cli(["train", "Cli Aitk", "--base", "tiny-sd15", "--backend", "ai-toolkit"], env)
+    assert sd15.returncode == 5 and "cannot train" in sd15.stderr
