@@ -77,8 +77,9 @@ def run_ours(work: Path, steps: int) -> dict:
     return {"step_s": statistics.median(times[10:])}
 
 
-def run_bare(work: Path, steps: int) -> dict:
-    """A plain loop as a diffusers example would write it: cached latents/text, peft LoRA, AdamW."""
+def bare_loop(base: Path, latents=None):
+    """A plain loop as a diffusers example would write it: cached latents/text, peft LoRA, AdamW.
+    Returns `step(n)`; `latents` may be given (the same tensors our trainer cached) or are encoded here."""
     import numpy as np
     import torch
     from diffusers import FluxPipeline
@@ -87,25 +88,25 @@ def run_bare(work: Path, steps: int) -> dict:
 
     from plugins.training.diffusers_trainer.families import FLUX_TARGETS
 
-    base, photos = _setup(work)
     pipe = FluxPipeline.from_pretrained(str(base))
     with torch.no_grad():
         embeds, pooled, _ = pipe.encode_prompt(
             "a photo of zxq", prompt_2=None, device="cpu", max_sequence_length=64
         )
-        pixels = [
-            torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)
-            for p in photos
-        ]
-        g = torch.Generator().manual_seed(42)
-        vae = pipe.vae
-        latents = [
-            (
-                (vae.encode(px[None]).latent_dist.sample(generator=g) - vae.config.shift_factor)
-                * vae.config.scaling_factor
-            )[0]
-            for px in pixels
-        ]
+        if latents is None:
+            generator = torch.Generator().manual_seed(42)
+            vae = pipe.vae
+            pixels = [
+                torch.from_numpy(np.asarray(Image.open(p), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)
+                for p in sorted(base.parent.glob("red*.png"))
+            ]
+            latents = [
+                (
+                    (vae.encode(px[None]).latent_dist.sample(generator=generator) - vae.config.shift_factor)
+                    * vae.config.scaling_factor
+                )[0]
+                for px in pixels
+            ]
     model = pipe.transformer
     model.requires_grad_(False)
     torch.manual_seed(42)
@@ -117,11 +118,10 @@ def run_bare(work: Path, steps: int) -> dict:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=1e-2)
-    times = []
-    for step in range(1, steps + 1):
-        tick = time.perf_counter()
-        gen = torch.Generator().manual_seed(step)
-        x = latents[step % len(latents)][None]
+
+    def step(n: int) -> None:
+        gen = torch.Generator().manual_seed(n)
+        x = latents[n % len(latents)][None]
         b, c, h, w = x.shape
         noise = torch.randn(x.shape, generator=gen)
         sigma = torch.sigmoid(torch.randn(1, generator=gen))
@@ -145,18 +145,25 @@ def run_bare(work: Path, steps: int) -> dict:
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
+
+    return step
+
+
+def run_bare(work: Path, steps: int) -> dict:
+    base, _ = _setup(work)
+    step = bare_loop(base)
+    times = []
+    for n in range(1, steps + 1):
+        tick = time.perf_counter()
+        step(n)
         times.append(time.perf_counter() - tick)
     return {"step_s": statistics.median(times[10:])}
 
 
 def interleaved_steps(steps: int) -> dict:
     """Per-step medians of ours and bare, alternating step by step in this process."""
-    import torch
-    from diffusers import FluxPipeline
-    from peft import LoraConfig
 
     from plugins.base import ModelRef, SimpleRunContext
-    from plugins.training.diffusers_trainer.families import FLUX_TARGETS
     from plugins.training.diffusers_trainer.trainer import LoraTrainer
     from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
 
@@ -189,50 +196,7 @@ def interleaved_steps(steps: int) -> dict:
     )
     trainer.ctx.progress = lambda **fields: None
     trainer.setup()
-    pipe = FluxPipeline.from_pretrained(str(base))
-    with torch.no_grad():
-        embeds, pooled, _ = pipe.encode_prompt(
-            "a photo of zxq", prompt_2=None, device="cpu", max_sequence_length=64
-        )
-    latents = list(trainer.latents)
-    model = pipe.transformer
-    model.requires_grad_(False)
-    torch.manual_seed(42)
-    model.add_adapter(
-        LoraConfig(
-            r=4, lora_alpha=4, init_lora_weights="gaussian", target_modules=["x_embedder", *FLUX_TARGETS]
-        )
-    )
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=1e-2)
-
-    def bare(step: int) -> None:
-        gen = torch.Generator().manual_seed(step)
-        x = latents[step % len(latents)][None]
-        b, c, h, w = x.shape
-        noise = torch.randn(x.shape, generator=gen)
-        sigma = torch.sigmoid(torch.randn(1, generator=gen))
-        noisy = (1 - sigma.view(-1, 1, 1, 1)) * x + sigma.view(-1, 1, 1, 1) * noise
-        packed = FluxPipeline._pack_latents(noisy, b, c, h, w)
-        img_ids = FluxPipeline._prepare_latent_image_ids(b, h // 2, w // 2, "cpu", torch.float32)
-        pred = model(
-            hidden_states=packed,
-            timestep=sigma,
-            guidance=torch.full((1,), 1.0),
-            pooled_projections=pooled,
-            encoder_hidden_states=embeds,
-            txt_ids=torch.zeros(embeds.shape[1], 3),
-            img_ids=img_ids,
-            return_dict=False,
-        )[0]
-        pred = FluxPipeline._unpack_latents(pred, h * 2, w * 2, 2)
-        loss = torch.nn.functional.mse_loss(pred.float(), (noise - x).float())
-        loss.item()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+    bare = bare_loop(base, list(trainer.latents))
 
     ours_t, bare_t = [], []
     for step in range(1, steps + 1):

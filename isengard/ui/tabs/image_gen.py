@@ -16,6 +16,7 @@ from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
 from isengard.ui.follow import progress_html
+from isengard.ui.plugin_status import status_html
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
@@ -46,11 +47,7 @@ def _history_rows(ctx):
 
 
 def backend_html(ctx, name: str) -> str:
-    """One line on the chosen backend: ready (and where), or why not."""
-    plugin = ctx.registry.get("image", name)
-    avail = plugin.availability()
-    css = "isg-ok" if avail.ok else "isg-bad"
-    return f'<span class="{css}" id="gen-backend-reason">{html.escape(plugin.label)}: {html.escape(avail.reason)}</span>'
+    return status_html(ctx, "image", name, "gen-backend-reason")
 
 
 def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:

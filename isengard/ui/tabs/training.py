@@ -12,6 +12,7 @@ from isengard.ui import params_form
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.follow import progress_html
+from isengard.ui.plugin_status import status_html
 from plugins.training.interface import TrainingParams
 
 SIMPLE = ("rank", "learning_rate", "resolution", "save_every", "sample_every")
@@ -68,10 +69,7 @@ def _samples(ctx, job_id: str, newest: int = 6):
 
 
 def _backend_html(ctx, name: str) -> str:
-    plugin = ctx.registry.get("training", name)
-    avail = plugin.availability()
-    css = "isg-ok" if avail.ok else "isg-bad"
-    return f'<span class="{css}" id="train-backend-reason">{html.escape(plugin.label)}: {html.escape(avail.reason)}</span>'
+    return status_html(ctx, "training", name, "train-backend-reason")
 
 
 def _lora_rows(ctx, char_id) -> list[list[str]]:
