@@ -116,6 +116,20 @@ class Plugin(ABC):
         """Can this plugin run now? Never raises; the reason is shown to the user."""
 
 
+def missing_packages(*names: str) -> list[str]:
+    """Which of these packages are not installed — found without importing them (importing diffusers or
+    transformers costs seconds, and availability is asked for while the studio starts)."""
+    import importlib.util
+
+    return [name for name in names if importlib.util.find_spec(name) is None]
+
+
+def cuda_device_name() -> str | None:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
 class DuplicatePluginError(ValueError):
     pass
 

@@ -46,6 +46,7 @@ class ModelManager:
         self.db = db
         self.tokens = tokens
         self._locks: dict[str, threading.Lock] = {}
+        self._hashes: dict[tuple, str] = {}
         self._load_custom()
 
     def attach(self, runner) -> None:
@@ -279,8 +280,14 @@ class ModelManager:
         row = self.db.one("SELECT sha256 FROM base_models WHERE id=?", (model.id,))
         return row["sha256"] if row else None
 
-    @staticmethod
-    def _weights_hash(folder: Path, family: str) -> str:
+    def _weights_hash(self, folder: Path, family: str) -> str:
+        """sha256 of the denoiser's weights, computed once per file version (these files can be gigabytes)."""
         sub = "transformer" if family == "flux" else "unet"
         weights = sorted((folder / sub).glob("*.safetensors"))
-        return file_sha256(weights[0]) if weights else ""
+        if not weights:
+            return ""
+        stat = weights[0].stat()
+        key = (str(weights[0]), stat.st_size, stat.st_mtime_ns)
+        if key not in self._hashes:
+            self._hashes[key] = file_sha256(weights[0])
+        return self._hashes[key]

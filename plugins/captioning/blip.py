@@ -10,7 +10,7 @@ import re
 import threading
 from pathlib import Path
 
-from plugins.base import Availability, PluginSettings, RunContext
+from plugins.base import Availability, PluginSettings, RunContext, missing_packages
 from plugins.captioning.interface import Captioner, CaptionRequest, CaptionResult
 
 DEFAULT_SOURCE = "Salesforce/blip-image-captioning-base"
@@ -46,9 +46,7 @@ class BlipCaptioner(Captioner):
     def availability(self) -> Availability:
         if self.settings.mode == "fast-test" and not self._local:
             return Availability.no("fast-test mode uses no model weights; use the template captioner")
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
+        if missing_packages("transformers"):
             return Availability.no("the transformers package is not installed")
         if self._local:
             return Availability.yes(f"local model {self.source}")

@@ -4,6 +4,7 @@ losses, NaN guard keeping the last good checkpoint, the out-of-memory advice, th
 from __future__ import annotations
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -187,3 +188,33 @@ def test_threads_can_cancel_a_direct_run(tmp_path, tiny_models):
 
     with pytest.raises(Cancelled, match="saved a checkpoint there"):
         DiffusersTrainer(PluginSettings(mode="production")).run(request, ctx)
+
+
+def test_gpu_only_options_are_refused_on_the_cpu_with_a_reason(tmp_path, tiny_models):
+    for option, message in (
+        ({"optimizer": "adamw8bit"}, "8-bit AdamW needs an NVIDIA GPU"),
+        ({"quantize_base": True}, "4-bit base (QLoRA) needs an NVIDIA GPU"),
+    ):
+        with pytest.raises(PluginError, match=re.escape(message)):
+            DiffusersTrainer(PluginSettings(mode="production")).run(
+                _request(tmp_path, tiny_models, **option), SimpleRunContext()
+            )
+
+
+def test_prodigy_and_a_warm_up_schedule_train(tmp_path, tiny_models):
+    ctx = SimpleRunContext()
+    result = DiffusersTrainer(PluginSettings(mode="production")).run(
+        _request(
+            tmp_path,
+            tiny_models,
+            steps=8,
+            save_every=1000,
+            optimizer="prodigy",
+            lr_scheduler="cosine",
+            warmup_steps=3,
+        ),
+        ctx,
+    )
+    assert result.steps == 8
+    rates = [e["lr"] for e in ctx.events if "lr" in e]
+    assert rates[0] < rates[2] and rates[-1] < rates[3]  # warm-up, then the cosine decay

@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plugins.base import Availability, Cancelled, PluginSettings, RunContext
+from plugins.base import (
+    Availability,
+    Cancelled,
+    PluginSettings,
+    RunContext,
+    cuda_device_name,
+    missing_packages,
+)
 from plugins.image.diffusers_backend.cache import PipelineCache, apply_loras
 from plugins.image.diffusers_backend.previews import LatentPreviewer
 from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult
@@ -64,17 +71,16 @@ class DiffusersImageBackend(ImageBackend):
         return self.cache.stats
 
     def availability(self) -> Availability:
-        try:
-            import diffusers  # noqa: F401
-            import torch
-        except ImportError as exc:
-            return Availability.no(f"a library is missing ({exc.name})")
+        missing = missing_packages("torch", "diffusers")
+        if missing:
+            return Availability.no(f"a library is missing ({', '.join(missing)})")
         if self.settings.mode == "fast-test":
             return Availability.no(
                 "fast-test mode draws placeholders; set ISENGARD_MODE=production for real images"
             )
-        if torch.cuda.is_available():
-            return Availability.yes(f"ready on {torch.cuda.get_device_name(0)}")
+        gpu = cuda_device_name()
+        if gpu:
+            return Availability.yes(f"ready on {gpu}")
         return Availability.yes("ready on the CPU (only the tiny test models are practical here)")
 
     # loading ----------------------------------------------------------------------------------------
@@ -202,7 +208,7 @@ class DiffusersImageBackend(ImageBackend):
                 "image_index": index,
             }
             now = time.monotonic()
-            if now - last[0] >= PREVIEW_SECONDS or step + 1 == request.steps:
+            if now - last[0] >= PREVIEW_SECONDS and step + 1 < request.steps:  # the picture itself follows
                 last[0] = now
                 try:
                     fields["preview"] = str(self._preview(pipe, request, tensors["latents"], preview_path))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.base import Availability, PluginSettings, RunContext
+from plugins.base import Availability, PluginSettings, RunContext, cuda_device_name, missing_packages
 from plugins.training.interface import TrainingBackend, TrainingRequest, TrainingResult
 
 
@@ -17,16 +17,14 @@ class DiffusersTrainer(TrainingBackend):
         self.settings = settings
 
     def availability(self) -> Availability:
-        try:
-            import diffusers  # noqa: F401
-            import peft  # noqa: F401
-            import torch
-        except ImportError as exc:
-            return Availability.no(f"a training library is missing ({exc.name})")
+        missing = missing_packages("torch", "diffusers", "peft")
+        if missing:
+            return Availability.no(f"a training library is missing ({', '.join(missing)})")
         if self.settings.mode == "fast-test":
             return Availability.no("fast-test mode simulates training; set ISENGARD_MODE=production to train")
-        if torch.cuda.is_available():
-            return Availability.yes(f"ready on {torch.cuda.get_device_name(0)}")
+        gpu = cuda_device_name()
+        if gpu:
+            return Availability.yes(f"ready on {gpu}")
         return Availability.yes("ready on the CPU (only the tiny test models are practical here)")
 
     def run(self, request: TrainingRequest, ctx: RunContext) -> TrainingResult:
