@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -104,8 +105,9 @@ def _screenshot(pg, name: str) -> None:
         pg.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
-@pytest.fixture
-def page(browser, studio):
+@contextlib.contextmanager
+def open_page(browser, studio: Studio):
+    """A fresh browser tab on `studio`, collecting page errors and able to save screenshots."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(30_000)
@@ -115,5 +117,13 @@ def page(browser, studio):
     pg.wait_for_selector("#isg-header")
     pg.page_errors = errors  # type: ignore[attr-defined]
     pg.shot = lambda name: _screenshot(pg, name)  # type: ignore[attr-defined]
-    yield pg
-    context.close()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    with open_page(browser, studio) as pg:
+        yield pg

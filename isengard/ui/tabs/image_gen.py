@@ -244,7 +244,7 @@ def render(ctx) -> list:
                     label="Load settings from an image (a PNG made here, in A1111 or Forge)",
                     file_types=[".png"],
                     elem_id="gen-load-png",
-                    height=90,
+                    height=140,
                 )
             with gr.Column(scale=6):
                 status = gr.HTML("", elem_id="gen-status")
