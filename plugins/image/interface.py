@@ -2,7 +2,7 @@
 
 Backends return PIL images plus the text chunks they want embedded (ComfyUI adds `prompt`/`workflow`);
 the core generation service writes the PNGs, their metadata and the history. Progress events:
-`step` / `total` (int), `preview` (path of a small PNG, overwritten per step), `message` (str),
+`step` / `total` (int), `preview` (path of a small JPEG written by `write_preview`, overwritten per step), `message` (str),
 `image_index` (int).
 """
 
@@ -16,6 +16,17 @@ from typing import Any, ClassVar
 from plugins.base import ModelRef, Plugin, RunContext
 
 SCHEDULERS = ("default", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "ddim")
+
+
+def write_preview(image, tmp_dir: Path, job_id: str) -> Path:
+    """Write a live preview atomically as JPEG: ~0.2 ms and ~15 KB for 256 px, where PNG costs ~11 ms and
+    ~100 KB — previews are approximate pictures sent several times a second, often over a share link."""
+    target = Path(tmp_dir) / "previews" / f"{job_id}.jpg"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    image.convert("RGB").save(tmp, format="JPEG", quality=85)
+    tmp.replace(target)
+    return target
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ def test_cancel_mid_generation_and_previews(ctx):
     assert job.status == "cancelled" and job.progress["step"] < 450
     previews = [e for e in ctx.runner.events(job_id, type_="progress") if e.data.get("preview")]
     assert previews, "previews are sent while generating"
+    messages = [e.data.get("message") for e in ctx.runner.events(job_id, type_="progress")]
+    assert "Generating image 1 of 3" in messages  # the status line moves on from "Loading …"
     assert ctx.generation.history() == [] or all(g["job_id"] != job_id for g in ctx.generation.history())
 
 

@@ -72,11 +72,29 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]", timeout=180_000)
         page.wait_for_selector("#gen-gallery img")
         page.shot("image_gen_production")
+        pngs = sorted((studio.data_dir / "outputs").rglob("*.png"))
+        assert len(pngs) == 1
+        first = pngs[0]
+
+        # A longer picture: the live preview appears while it forms and goes away when it is done.
+        assert not page.locator("#gen-preview").is_visible()
+        page.click("#gen-advanced")
+        for elem_id, value in (("gen-steps", "60"), ("gen-width", "256"), ("gen-height", "256")):
+            field = page.locator(f"#{elem_id} input[type=number]")
+            field.fill(value)
+            field.press("Tab")
+        page.click("#gen-go")
+        page.wait_for_selector("#gen-preview img", state="visible", timeout=120_000)
+        page.shot("image_gen_production_live_preview")
+        assert "Generating image 1 of 1" in page.locator("#gen-status").inner_text()
+        page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]", timeout=180_000)
+        page.wait_for_selector("#gen-preview", state="hidden")
         assert page.page_errors == []
 
-    pngs = sorted((studio.data_dir / "outputs").rglob("*.png"))
-    assert len(pngs) == 1
-    text = read_png_text(pngs[0])["parameters"]
+    pngs = sorted((studio.data_dir / "outputs").rglob("*.png"), key=lambda path: path.stat().st_mtime)
+    assert pngs[0] == first and len(pngs) == 2
+    assert Image.open(pngs[1]).size == (256, 256)
+    text = read_png_text(first)["parameters"]
     assert "portrait in a garden <lora:prod_person" in text and "Seed: 11" in text
     assert "Model: tiny-flux" in text and "Steps: 4," in text  # the tiny model's own default steps
-    assert Image.open(pngs[0]).size == (64, 64)  # the tiny model's own resolution, not a placeholder's
+    assert Image.open(first).size == (64, 64)  # the tiny model's own resolution, not a placeholder's

@@ -63,13 +63,20 @@ def _family(ctx, model_id: str | None) -> str | None:
     return ctx.catalogue.get(model_id).family if model_id in ctx.catalogue.ids() else None
 
 
-def _preview_image(path: str | None):
+def _preview_update(job: JobRecord):
+    """The live preview shows only while a job runs; at rest the results gallery stands alone."""
+    if job.terminal:
+        return gr.update(value=None, visible=False)
+    path = job.progress.get("preview")
     if not path or not Path(path).exists():
-        return gr.update()
+        return gr.update(visible=True)
     from PIL import Image
 
-    with Image.open(path) as image:
-        return image.copy()
+    try:
+        with Image.open(path) as image:
+            return gr.update(value=image.copy(), visible=True)
+    except OSError:  # removed or half-replaced between the check and the read: keep the last one
+        return gr.update(visible=True)
 
 
 def render(ctx) -> list:
@@ -255,6 +262,7 @@ def render(ctx) -> list:
                     elem_id="gen-preview",
                     buttons=[],
                     type="pil",
+                    visible=False,
                 )
                 gallery = gr.Gallery(
                     label="Results",
@@ -363,7 +371,7 @@ def render(ctx) -> list:
         extra = ""
         if job.status == "succeeded" and job.result:
             extra = "".join(f"<br>ℹ {html.escape(n)}" for n in job.result.get("notes", []))
-        return {status: progress_html(job, extra=extra), preview: _preview_image(job.progress.get("preview"))}
+        return {status: progress_html(job, extra=extra), preview: _preview_update(job)}
 
     @ui_action("image.choose_character", quiet=True)
     def choose_character(char_id, current_prompt, current_base):
@@ -442,7 +450,6 @@ def render(ctx) -> list:
                 gallery: images,
                 seeds: seed_text,
                 history: _history_rows(ctx),
-                preview: gr.update(value=None),
             }
         else:
             yield view(job)

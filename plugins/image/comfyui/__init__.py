@@ -19,7 +19,7 @@ from plugins.image.comfyui.client import (
     ComfyUnreachable,
 )
 from plugins.image.comfyui.workflow import Template, WorkflowError, discover, fill, ui_workflow, validate
-from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult
+from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult, write_preview
 
 MIN_VERSION = (0, 3, 0)
 CACHE_SECONDS = 10.0
@@ -288,7 +288,6 @@ class ComfyUIBackend(ImageBackend):
         progress_id = template.node_id(template.progress_node, graph) if template.progress_node else None
         ui = ui_workflow(graph, object_info)
         total = request.steps * request.count
-        preview_path = Path(self.settings.tmp_dir) / "previews" / f"{ctx.job_id}.png"
         last_preview = [0.0]
 
         def on_event(kind: str, data: dict[str, Any]) -> None:
@@ -307,10 +306,7 @@ class ComfyUIBackend(ImageBackend):
 
             try:
                 with Image.open(io.BytesIO(payload)) as picture:
-                    preview_path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = preview_path.with_name(preview_path.name + ".tmp.png")
-                    picture.convert("RGB").save(tmp)
-                    tmp.replace(preview_path)
+                    preview_path = write_preview(picture, self.settings.tmp_dir, ctx.job_id)
                 ctx.progress(preview=str(preview_path))
             except OSError:
                 ctx.log("comfyui.preview_unreadable", f"a {mime} preview frame could not be read")

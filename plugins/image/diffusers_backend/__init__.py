@@ -19,7 +19,13 @@ from plugins.base import (
 )
 from plugins.image.diffusers_backend.cache import PipelineCache, apply_loras
 from plugins.image.diffusers_backend.previews import LatentPreviewer
-from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult
+from plugins.image.interface import (
+    GeneratedImage,
+    ImageBackend,
+    ImageRequest,
+    ImageResult,
+    write_preview,
+)
 
 PIPELINES = {"flux": "FluxPipeline", "sdxl": "StableDiffusionXLPipeline", "sd15": "StableDiffusionPipeline"}
 SCHEDULERS = {
@@ -197,7 +203,6 @@ class DiffusersImageBackend(ImageBackend):
 
     def _callback(self, request: ImageRequest, ctx: RunContext, pipe, index: int, total: int):
         last = [0.0]
-        preview_path = Path(self.settings.tmp_dir) / "previews" / f"{ctx.job_id}.png"
 
         def on_step(pipeline, step: int, timestep, tensors: dict) -> dict:
             if ctx.is_cancelled():
@@ -207,11 +212,14 @@ class DiffusersImageBackend(ImageBackend):
                 "total": total,
                 "image_index": index,
             }
+            if step == 0:  # replaces "Loading …" in the status line
+                fields["phase"] = "generating"
+                fields["message"] = f"Generating image {index + 1} of {request.count}"
             now = time.monotonic()
             if now - last[0] >= PREVIEW_SECONDS and step + 1 < request.steps:  # the picture itself follows
                 last[0] = now
                 try:
-                    fields["preview"] = str(self._preview(pipe, request, tensors["latents"], preview_path))
+                    fields["preview"] = str(self._preview(pipe, request, tensors["latents"], ctx.job_id))
                 except Exception as exc:  # a preview must never break the picture
                     ctx.log("image.preview_failed", f"preview failed: {exc}")
             ctx.progress(**fields)
@@ -219,16 +227,11 @@ class DiffusersImageBackend(ImageBackend):
 
         return on_step
 
-    def _preview(self, pipe, request: ImageRequest, latents, target: Path) -> Path:
+    def _preview(self, pipe, request: ImageRequest, latents, job_id: str) -> Path:
         vae = pipe.vae
         if request.base.family == "flux":
             latents = pipe._unpack_latents(latents, request.height, request.width, pipe.vae_scale_factor)
             latents = latents / vae.config.scaling_factor + (vae.config.shift_factor or 0.0)
         else:
             latents = latents / vae.config.scaling_factor
-        image = self.previewer.to_image(vae, latents)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp.png")
-        image.save(tmp)
-        tmp.replace(target)
-        return target
+        return write_preview(self.previewer.to_image(vae, latents), self.settings.tmp_dir, job_id)
