@@ -155,7 +155,7 @@ def _train_vae(family: str, steps: int):
 # --- text encoders ----------------------------------------------------------------------------------------
 
 
-def _clip_config(vocab_size: int, eos: int, bos: int, *, projection: bool = False):
+def _clip_config(vocab_size: int, eos: int, bos: int):
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,14 @@ class Loaded:
             self.dtype = self.model.dtype
 
 
-class Family:
+class Family(ABC):
+    """One model family's training recipe; the trainer calls only these methods."""
+
     name: str = ""
     model_attr: str = ""
 
-    def pipeline_class(self):
-        raise NotImplementedError
+    @abstractmethod
+    def pipeline_class(self): ...
 
     def load(self, path: Path, *, dtype, quantize: bool) -> Loaded:
         import torch
@@ -75,25 +78,26 @@ class Family:
         )
 
     @staticmethod
-    def _model_class():
-        raise NotImplementedError
+    @abstractmethod
+    def _model_class(): ...
 
     def grid(self, loaded: Loaded) -> int:
         """Bucket sizes are multiples of this (64 px for the real models)."""
         return 8 * loaded.vae_scale_factor
 
-    def target_modules(self, train_conv: bool) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def target_modules(self, train_conv: bool) -> list[str]: ...
 
-    def encode_prompts(self, loaded: Loaded, prompts: list[str], device) -> list[Encoded]:
-        raise NotImplementedError
+    @abstractmethod
+    def encode_prompts(self, loaded: Loaded, prompts: list[str], device) -> list[Encoded]: ...
 
-    def encode_latents(self, loaded: Loaded, pixels, generator):
-        raise NotImplementedError
+    @abstractmethod
+    def encode_latents(self, loaded: Loaded, pixels, generator): ...
 
-    def loss(self, loaded: Loaded, latents, texts: list[Encoded], items: list, generator, params) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def loss(self, loaded: Loaded, latents, texts: list[Encoded], items: list, generator, params) -> Any: ...
 
+    @abstractmethod
     def sample(
         self,
         loaded: Loaded,
@@ -104,8 +108,7 @@ class Family:
         steps: int,
         size: int,
         guidance: float,
-    ):
-        raise NotImplementedError
+    ): ...
 
     def free_text_encoders(self, loaded: Loaded) -> None:
         for name in ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
@@ -285,6 +288,37 @@ class _UNetFamily(Family):
             target = noise
         return noisy, steps, target
 
+    def _added_cond(self, loaded, texts, items, device) -> dict[str, Any]:
+        """Extra UNet inputs besides the prompt embeddings (SDXL's size and pooled-text conditioning)."""
+        return {}
+
+    def loss(self, loaded, latents, texts, items, generator, params):
+        import torch
+
+        noisy, steps, target = self._noise_and_target(loaded, latents, generator)
+        pred = loaded.model(
+            noisy.to(loaded.dtype),
+            steps,
+            _stack(texts, "prompt_embeds", latents.device, loaded.dtype),
+            return_dict=False,
+            **self._added_cond(loaded, texts, items, latents.device),
+        )[0]
+        return torch.nn.functional.mse_loss(pred.float(), target.float())
+
+    @staticmethod
+    def _run_sampler(pipe, *, seed, steps, size, guidance, **embeds):
+        import torch
+
+        pipe.set_progress_bar_config(disable=True)
+        return pipe(
+            **embeds,
+            height=size,
+            width=size,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=torch.Generator().manual_seed(seed),
+        ).images[0]
+
 
 class SDXLFamily(_UNetFamily):
     name = "sdxl"
@@ -306,28 +340,16 @@ class SDXLFamily(_UNetFamily):
                 out.append(Encoded({"prompt_embeds": embeds.cpu(), "pooled": pooled.cpu()}))
         return out
 
-    def loss(self, loaded, latents, texts, items, generator, params):
+    def _added_cond(self, loaded, texts, items, device):
         import torch
 
-        model = loaded.model
-        dtype = loaded.dtype
-        noisy, steps, target = self._noise_and_target(loaded, latents, generator)
         time_ids = torch.tensor(
             [[*it.original_size, *it.crop_top_left, it.bucket[1], it.bucket[0]] for it in items],
-            device=latents.device,
-            dtype=dtype,
+            device=device,
+            dtype=loaded.dtype,
         )
-        pred = model(
-            noisy.to(dtype),
-            steps,
-            _stack(texts, "prompt_embeds", latents.device, dtype),
-            added_cond_kwargs={
-                "time_ids": time_ids,
-                "text_embeds": _stack(texts, "pooled", latents.device, dtype),
-            },
-            return_dict=False,
-        )[0]
-        return torch.nn.functional.mse_loss(pred.float(), target.float())
+        text_embeds = _stack(texts, "pooled", device, loaded.dtype)
+        return {"added_cond_kwargs": {"time_ids": time_ids, "text_embeds": text_embeds}}
 
     def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
         import torch
@@ -342,7 +364,6 @@ class SDXLFamily(_UNetFamily):
             unet=loaded.model,
             scheduler=copy.deepcopy(loaded.pipe.scheduler),
         )
-        pipe.set_progress_bar_config(disable=True)
         device, dtype = loaded.model.device, loaded.model.dtype
         negative_embeds, negative_pooled = negative.tensors["prompt_embeds"], negative.tensors["pooled"]
         if loaded.pipe.config.force_zeros_for_empty_prompt:  # what the pipeline itself does for no negative
@@ -350,17 +371,17 @@ class SDXLFamily(_UNetFamily):
                 torch.zeros_like(negative_embeds),
                 torch.zeros_like(negative_pooled),
             )
-        return pipe(
+        return self._run_sampler(
+            pipe,
+            seed=seed,
+            steps=steps,
+            size=size,
+            guidance=guidance,
             prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
             pooled_prompt_embeds=text.tensors["pooled"].to(device, dtype),
             negative_prompt_embeds=negative_embeds.to(device, dtype),
             negative_pooled_prompt_embeds=negative_pooled.to(device, dtype),
-            height=size,
-            width=size,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=torch.Generator().manual_seed(seed),
-        ).images[0]
+        )
 
 
 class SD15Family(_UNetFamily):
@@ -386,21 +407,7 @@ class SD15Family(_UNetFamily):
                 out.append(Encoded({"prompt_embeds": embeds.cpu()}))
         return out
 
-    def loss(self, loaded, latents, texts, items, generator, params):
-        import torch
-
-        model = loaded.model
-        noisy, steps, target = self._noise_and_target(loaded, latents, generator)
-        pred = model(
-            noisy.to(loaded.dtype),
-            steps,
-            _stack(texts, "prompt_embeds", latents.device, loaded.dtype),
-            return_dict=False,
-        )[0]
-        return torch.nn.functional.mse_loss(pred.float(), target.float())
-
     def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
-        import torch
         from diffusers import StableDiffusionPipeline
 
         pipe = StableDiffusionPipeline(
@@ -413,17 +420,16 @@ class SD15Family(_UNetFamily):
             feature_extractor=None,
             requires_safety_checker=False,
         )
-        pipe.set_progress_bar_config(disable=True)
         device, dtype = loaded.model.device, loaded.model.dtype
-        return pipe(
+        return self._run_sampler(
+            pipe,
+            seed=seed,
+            steps=steps,
+            size=size,
+            guidance=guidance,
             prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
             negative_prompt_embeds=negative.tensors["prompt_embeds"].to(device, dtype),
-            height=size,
-            width=size,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=torch.Generator().manual_seed(seed),
-        ).images[0]
+        )
 
 
 FAMILIES: dict[str, type[Family]] = {"flux": FluxFamily, "sdxl": SDXLFamily, "sd15": SD15Family}
