@@ -65,8 +65,10 @@ def _fail(name: str, exc: Exception, cid: str, started: float) -> gr.Error:
 def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callable]:
     """Wrap a handler (function or generator) with correlation, logging and friendly errors.
 
-    `quiet=True` skips the start/finish lines (for timers that fire every second).
+    `quiet=True` writes the start/finish lines at DEBUG instead of INFO: for timers that fire every second
+    and handlers that run on each keystroke. Every click and choice a person makes is logged at INFO.
     """
+    level = "DEBUG" if quiet else "INFO"
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
@@ -102,8 +104,7 @@ def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callabl
                 args, kwargs, request = split(args, kwargs)
                 cid = _correlation_from(request)
                 with use_correlation(cid, service="api") as cid:
-                    if not quiet:
-                        event("ui.action", name, action=name)
+                    event("ui.action", name, level=level, action=name)
                 started = time.monotonic()
                 gen = fn(*args, **kwargs)
                 while True:
@@ -111,13 +112,13 @@ def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callabl
                         try:
                             value = next(gen)
                         except StopIteration:
-                            if not quiet:
-                                event(
-                                    "ui.action.done",
-                                    f"{name} done",
-                                    action=name,
-                                    seconds=round(time.monotonic() - started, 3),
-                                )
+                            event(
+                                "ui.action.done",
+                                f"{name} done",
+                                level=level,
+                                action=name,
+                                seconds=round(time.monotonic() - started, 3),
+                            )
                             return
                         except Exception as exc:
                             raise _fail(name, exc, cid, started) from exc
@@ -130,19 +131,18 @@ def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callabl
                 args, kwargs, request = split(args, kwargs)
                 with use_correlation(_correlation_from(request), service="api") as cid:
                     started = time.monotonic()
-                    if not quiet:
-                        event("ui.action", name, action=name)
+                    event("ui.action", name, level=level, action=name)
                     try:
                         result = fn(*args, **kwargs)
                     except Exception as exc:
                         raise _fail(name, exc, cid, started) from exc
-                    if not quiet:
-                        event(
-                            "ui.action.done",
-                            f"{name} done",
-                            action=name,
-                            seconds=round(time.monotonic() - started, 3),
-                        )
+                    event(
+                        "ui.action.done",
+                        f"{name} done",
+                        level=level,
+                        action=name,
+                        seconds=round(time.monotonic() - started, 3),
+                    )
                     return result
 
         wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]

@@ -113,3 +113,28 @@ def test_two_starts_in_one_second_do_not_collide(tmp_path):
         archive_latest(tmp_path, now)
     names = sorted(p.name for p in (tmp_path / "api" / "archive").iterdir())
     assert names == ["20260102_030405", "20260102_030405_1"]
+
+
+def test_ui_actions_are_logged_and_quiet_ones_only_at_debug(tmp_path):
+    from isengard.ui.actions import ui_action
+
+    setup_logging(tmp_path, "DEBUG", console=False)
+
+    @ui_action("unit.choose")
+    def choose(value):
+        return value * 2
+
+    @ui_action("unit.timer", quiet=True)
+    def tick():
+        return "tick"
+
+    assert choose(21) == 42 and tick() == "tick"
+    levels = {
+        (line["event"], line["context"]["action"]): line["level"] for line in read_log_lines(tmp_path, "api")
+    }
+    assert levels == {
+        ("ui.action", "unit.choose"): "INFO",
+        ("ui.action.done", "unit.choose"): "INFO",
+        ("ui.action", "unit.timer"): "DEBUG",
+        ("ui.action.done", "unit.timer"): "DEBUG",
+    }

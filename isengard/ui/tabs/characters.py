@@ -192,7 +192,7 @@ def render(ctx) -> list:
         gr.Info(f"Created {character.name}. Now add 10–30 photos of them.")
         return lists(character.id) | {new_name: "", new_trigger: ""}
 
-    @ui_action("characters.select", quiet=True)
+    @ui_action("characters.select")
     def select_card(ids, evt: gr.SelectData):
         return ids[evt.index] if evt.index is not None and evt.index < len(ids) else gr.update()
 
@@ -234,7 +234,7 @@ def render(ctx) -> list:
             raise gr.Error("Pick a character first.")
         yield from run_job(svc.submit_autocrop(int(char_id)), char_id)
 
-    @ui_action("characters.select_photo", quiet=True)
+    @ui_action("characters.select_photo")
     def select_photo(char_id, ids, evt: gr.SelectData):
         if evt.index is None or evt.index >= len(ids):
             return gr.update(), gr.update(), gr.update(), gr.update()
@@ -361,7 +361,7 @@ def render(ctx) -> list:
         do_delete, inputs=[pick, with_loras], outputs=[*list_outputs, *panel_outputs, confirm_box], **private
     )
 
-    @ui_action("characters.page_load", quiet=True)
+    @ui_action("characters.page_load")
     def on_load():
         characters = svc.list()
         selected = characters[0].id if characters else None

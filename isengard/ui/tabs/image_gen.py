@@ -373,7 +373,7 @@ def render(ctx) -> list:
             extra = "".join(f"<br>ℹ {html.escape(n)}" for n in job.result.get("notes", []))
         return {status: progress_html(job, extra=extra), preview: _preview_update(job)}
 
-    @ui_action("image.choose_character", quiet=True)
+    @ui_action("image.choose_character")
     def choose_character(char_id, current_prompt, current_base):
         choices, newest = lora_choices(char_id)
         updates = {lora: gr.update(choices=choices, value=newest)}
@@ -394,7 +394,7 @@ def render(ctx) -> list:
                     updates[base] = same.id
         return updates
 
-    @ui_action("image.choose_lora", quiet=True)
+    @ui_action("image.choose_lora")
     def choose_lora(path, current_base):
         if not path:
             return gr.update()
@@ -406,7 +406,7 @@ def render(ctx) -> list:
                 return gr.update(value=match.id)
         return gr.update()
 
-    @ui_action("image.choose_backend", quiet=True)
+    @ui_action("image.choose_backend")
     def choose_backend(name, current_base):
         choices = model_choices(ctx, name)
         ids = [value for _, value in choices]
@@ -414,7 +414,7 @@ def render(ctx) -> list:
             choices=choices, value=current_base if current_base in ids else (ids[0] if ids else None)
         )
 
-    @ui_action("image.model_defaults", quiet=True)
+    @ui_action("image.model_defaults")
     def model_defaults(model_id, backend_name):
         if not model_id:
             return gr.update(), gr.update()
@@ -513,7 +513,7 @@ def render(ctx) -> list:
             raise gr.Error("Click a row of the history first.")
         return fill(ctx.generation.get(selected)["params"])
 
-    @ui_action("image.history_select", quiet=True)
+    @ui_action("image.history_select")
     def select_history(rows, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
         if row is None or rows is None or row >= len(rows):
@@ -552,7 +552,7 @@ def render(ctx) -> list:
             **{box: gr.update(choices=choices) for box, _ in extras},
         }
 
-    @ui_action("image.page_load", quiet=True)
+    @ui_action("image.page_load")
     def on_load():
         active = [j for j in ctx.runner.list(limit=20, kinds=("generate",)) if not j.terminal]
         key = f"{active[0].id}@{time.time()}" if active else ""
@@ -566,7 +566,7 @@ def render(ctx) -> list:
             **{box: gr.update(choices=choices) for box, _ in extras},
         }
 
-    @ui_action("image.tab_opened", quiet=True)
+    @ui_action("image.tab_opened")
     def refresh(selected):
         ids = [c[1] for c in character_choices()]
         return gr.update(choices=character_choices(), value=selected if selected in ids else 0)

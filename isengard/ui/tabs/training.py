@@ -210,21 +210,21 @@ def render(ctx) -> list:
             log: _log_tail(ctx, job.id),
         }
 
-    @ui_action("training.choose_character", quiet=True)
+    @ui_action("training.choose_character")
     def choose_character(char_id):
         if not char_id:
             return readiness_card(None), [], gr.update(choices=[], value=None)
         state, _ = ctx.characters.report(int(char_id))
         return readiness_card(state), _lora_rows(ctx, char_id), lora_choices(char_id)
 
-    @ui_action("training.choose_model", quiet=True)
+    @ui_action("training.choose_model")
     def choose_model(model_id):
         model = ctx.catalogue.get(model_id)
         chosen, reason = svc.recommend(model_id)
         choices = [(p.label, p.id) for p in svc.presets_for(model)]
         return [model_facts(model_id), gr.update(choices=choices, value=chosen.id), reason]
 
-    @ui_action("training.choose_preset", quiet=True)
+    @ui_action("training.choose_preset")
     def choose_preset(preset_id):
         if not preset_id:
             return [gr.update() for _ in names]
@@ -286,13 +286,13 @@ def render(ctx) -> list:
         gr.Info("Resuming from the last checkpoint.")
         return target, f"{target}@{time.time()}"
 
-    @ui_action("training.pick_lora", quiet=True)
+    @ui_action("training.pick_lora")
     def pick(lora_id):
         if not lora_id:
             return gr.update(value=None)
         return gr.update(value=str(ctx.loras.get(int(lora_id)).path))
 
-    @ui_action("training.page_load", quiet=True)
+    @ui_action("training.page_load")
     def on_load():
         characters = ctx.characters.list()
         selected = characters[0].id if characters else None
@@ -312,7 +312,7 @@ def render(ctx) -> list:
             model_facts(base.value),
         )
 
-    @ui_action("training.tab_opened", quiet=True)
+    @ui_action("training.tab_opened")
     def refresh_characters(selected):
         characters = ctx.characters.list()
         ids = [c.id for c in characters]
