@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from isengard.generation.metadata import read_png_text
 from tests import photos
@@ -59,6 +60,11 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
 
         page.get_by_role("tab", name="Image Gen").click()
         choose(page, "gen-base", TINY_FLUX)
+        # Gradio mounts an accordion's fields only when it first opens, and a value set by the server
+        # (the model's default steps) can land on a field that has just mounted. Open it now, long before
+        # typing into it, so that late update cannot overwrite what the test types.
+        page.click("#gen-advanced")
+        page.wait_for_selector("#gen-steps input[type=number]")
         page.locator("#gen-character input").click()
         page.get_by_role("option", name="Prod Person").click()
         page.wait_for_function(
@@ -78,11 +84,12 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
 
         # A longer picture: the live preview appears while it forms and goes away when it is done.
         assert not page.locator("#gen-preview").is_visible()
-        page.click("#gen-advanced")
         for elem_id, value in (("gen-steps", "60"), ("gen-width", "256"), ("gen-height", "256")):
             field = page.locator(f"#{elem_id} input[type=number]")
             field.fill(value)
             field.press("Tab")
+        for elem_id, value in (("gen-steps", "60"), ("gen-width", "256"), ("gen-height", "256")):
+            expect(page.locator(f"#{elem_id} input[type=number]")).to_have_value(value)
         page.click("#gen-go")
         page.wait_for_selector("#gen-preview img", state="visible", timeout=120_000)
         page.shot("image_gen_production_live_preview")
