@@ -115,6 +115,8 @@ def open_page(browser, studio: Studio):
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.goto(studio.url)
     pg.wait_for_selector("#isg-header")
+    # Gradio mounts the tab buttons after the page shell; tests start once the studio is fully drawn.
+    pg.get_by_role("tab", name="Characters").wait_for()
     pg.page_errors = errors  # type: ignore[attr-defined]
     pg.shot = lambda name: _screenshot(pg, name)  # type: ignore[attr-defined]
     try:

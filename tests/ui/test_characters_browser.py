@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import photos
 
@@ -16,8 +17,12 @@ def _value(page, selector: str) -> str:
 def test_character_flow(page, studio, tmp_path):
     page.get_by_role("tab", name="Characters").click()
     name_box = page.locator("#char-new-name textarea, #char-new-name input").first
-    if not name_box.is_visible():
-        page.locator("#char-new").get_by_text("New character").click()
+    # "New character" starts open only while there are no characters; its header says which it is.
+    header = page.locator("#char-new .label-wrap")
+    header.wait_for()
+    if "open" not in (header.get_attribute("class") or "").split():
+        header.click()
+    expect(name_box).to_be_visible()
     name_box.fill("Browser Person")
     name_box.press("Tab")
     page.wait_for_function(
@@ -32,21 +37,21 @@ def test_character_flow(page, studio, tmp_path):
     files = [*photos.good_set(tmp_path / "good")[:3], photos.bad_files(tmp_path / "bad")["text_as_jpg"]]
     page.locator("#char-upload input[type=file]").set_input_files([str(f) for f in files])
     summary = page.locator("#char-upload-summary")
-    summary.wait_for()
-    assert "3 photo(s) added" in summary.inner_text()
-    assert "notes.jpg" in summary.inner_text() and "not an image" in summary.inner_text()
+    expect(summary).to_contain_text("3 photo(s) added")
+    expect(summary).to_contain_text("notes.jpg")
+    expect(summary).to_contain_text("not an image")
     page.wait_for_selector("#char-job .isg-progress[data-status=succeeded]", timeout=60_000)
     card = page.locator("#char-readiness-card")
-    assert card.get_attribute("data-status") == "needs_attention"
-    assert "Add 7 more photo(s)" in card.inner_text()
-    assert page.locator("#char-photos img").count() == 3
+    expect(card).to_have_attribute("data-status", "needs_attention")
+    expect(card).to_contain_text("Add 7 more photo(s)")
+    expect(page.locator("#char-photos img")).to_have_count(3)
 
     page.locator("#char-photos button.thumbnail-item").first.click()
     page.wait_for_function(
         "() => { const el = document.querySelector('#char-caption textarea'); return el && el.value.length > 0; }"
     )
     assert _value(page, "#char-caption") == f"a photo of {trigger}, a person"
-    assert "#" in page.locator("#char-photo-detail").inner_text()
+    expect(page.locator("#char-photo-detail")).to_contain_text("#")
     page.locator("#char-caption textarea").fill("smiling in an orange space suit")
     page.click("#char-save-caption")
     page.wait_for_function(

@@ -4,6 +4,7 @@ settings from a PNG (fast-test mode: placeholder pictures)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -17,7 +18,7 @@ def test_generate_history_reuse_and_load_from_png(page, studio):
     page.click("#gen-go")
     page.wait_for_selector("#gen-gallery img", timeout=30_000)
     page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]")
-    assert "Seeds: 4242" in page.locator("#gen-seeds").inner_text()
+    expect(page.locator("#gen-seeds")).to_contain_text("Seeds: 4242")
     page.shot("image_gen")
 
     cell = page.locator("#gen-history").get_by_text("a lighthouse at dusk").filter(visible=True).first
@@ -33,7 +34,7 @@ def test_generate_history_reuse_and_load_from_png(page, studio):
     page.wait_for_function(
         "() => document.querySelector('#gen-prompt textarea').value === 'a lighthouse at dusk'"
     )
-    assert page.locator("#gen-seed input").input_value() == "4242"
+    expect(page.locator("#gen-seed input")).to_have_value("4242")
 
     from isengard.generation.metadata import read_png_text
 

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 
 def test_four_tabs_mode_and_video_banner(page, studio):
-    tabs = [t.inner_text().strip() for t in page.get_by_role("tab").all()]
-    assert tabs[:4] == ["Characters", "Training", "Image Gen", "Video"]
-    assert page.locator("#isg-mode").inner_text() == "Fast-test mode"
-    assert "CPU" in page.locator("#isg-device").inner_text()
-    assert str(studio.data_dir) in page.locator("#isg-data").inner_text()
+    # Gradio mounts the tab buttons a moment after the page itself: web-first assertions wait for them.
+    tabs = page.get_by_role("tab")
+    for index, name in enumerate(["Characters", "Training", "Image Gen", "Video"]):
+        expect(tabs.nth(index)).to_have_text(name)
+    expect(page.locator("#isg-mode")).to_have_text("Fast-test mode")
+    expect(page.locator("#isg-device")).to_contain_text("CPU")
+    expect(page.locator("#isg-data")).to_contain_text(str(studio.data_dir))
     page.get_by_role("tab", name="Video").click()
-    banner = page.locator("#video-banner")
-    assert "In Development" in banner.inner_text()
-    button = page.get_by_role("button", name="Generate video")
-    assert button.is_disabled()
+    expect(page.locator("#video-banner")).to_contain_text("In Development")
+    expect(page.get_by_role("button", name="Generate video")).to_be_disabled()
     page.locator("#isg-system").get_by_text("System status").click()
-    assert "DoRA training" in page.locator("#isg-capabilities").inner_text()
+    expect(page.locator("#isg-capabilities")).to_contain_text("DoRA training")
     page.shot("video")
     assert page.page_errors == []
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
@@ -31,11 +34,11 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     page.wait_for_selector("#train-step", timeout=30_000)
     page.wait_for_selector("#train-samples img", timeout=30_000)
     page.wait_for_selector("#train-done", timeout=60_000)
-    assert "step 60 / 60" in page.locator("#train-status").inner_text()
-    assert "status: succeeded" in page.locator("#train-log textarea").input_value()
+    expect(page.locator("#train-status")).to_contain_text("step 60 / 60")
+    expect(page.locator("#train-log textarea")).to_have_value(re.compile("status: succeeded"))
     table = page.locator("#train-loras")
-    page.wait_for_function("() => document.querySelector('#train-loras').innerText.includes('trainee_flux')")
-    assert "final" in table.inner_text()
-    assert page.locator("#train-loss").count() == 1
+    expect(table).to_contain_text("trainee_flux")
+    expect(table).to_contain_text("final")
+    expect(page.locator("#train-loss")).to_have_count(1)
     page.shot("training")
     assert page.page_errors == []
