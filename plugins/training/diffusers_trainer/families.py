@@ -110,6 +110,20 @@ class Family(ABC):
         guidance: float,
     ): ...
 
+    @staticmethod
+    def _run_sampler(pipe, *, seed, steps, size, guidance, **embeds):
+        import torch
+
+        pipe.set_progress_bar_config(disable=True)
+        return pipe(
+            **embeds,
+            height=size,
+            width=size,
+            num_inference_steps=steps,
+            guidance_scale=guidance,
+            generator=torch.Generator().manual_seed(seed),
+        ).images[0]
+
     def free_text_encoders(self, loaded: Loaded) -> None:
         for name in ("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2"):
             if hasattr(loaded.pipe, name):
@@ -218,7 +232,6 @@ class FluxFamily(Family):
         return torch.nn.functional.mse_loss(pred.float(), (noise - latents).float())
 
     def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
-        import torch
         from diffusers import FluxPipeline
 
         pipe = FluxPipeline(
@@ -230,18 +243,17 @@ class FluxFamily(Family):
             tokenizer_2=None,
             transformer=loaded.model,
         )
-        pipe.set_progress_bar_config(disable=True)
         dtype = loaded.model.dtype
         device = loaded.model.device
-        return pipe(
+        return self._run_sampler(
+            pipe,
+            seed=seed,
+            steps=steps,
+            size=size,
+            guidance=guidance,
             prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
             pooled_prompt_embeds=text.tensors["pooled"].to(device, dtype),
-            height=size,
-            width=size,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=torch.Generator().manual_seed(seed),
-        ).images[0]
+        )
 
 
 class _UNetFamily(Family):
@@ -304,20 +316,6 @@ class _UNetFamily(Family):
             **self._added_cond(loaded, texts, items, latents.device),
         )[0]
         return torch.nn.functional.mse_loss(pred.float(), target.float())
-
-    @staticmethod
-    def _run_sampler(pipe, *, seed, steps, size, guidance, **embeds):
-        import torch
-
-        pipe.set_progress_bar_config(disable=True)
-        return pipe(
-            **embeds,
-            height=size,
-            width=size,
-            num_inference_steps=steps,
-            guidance_scale=guidance,
-            generator=torch.Generator().manual_seed(seed),
-        ).images[0]
 
 
 class SDXLFamily(_UNetFamily):
