@@ -18,9 +18,12 @@ from isengard.models.catalogue import Catalogue, load_catalogue
 from isengard.models.manager import ModelManager
 from isengard.models.tokens import TokenStore
 from isengard.obs import event, setup_logging
+from isengard.obs.redact import register_secrets
 from isengard.paths import Paths
 from isengard.settings import PROJECT_ROOT, Settings
+from isengard.storage.backup import DailyBackups, make_backup
 from isengard.storage.db import Database
+from isengard.storage.recover import refuse_empty_database_beside_data
 from isengard.training.service import TrainingService
 from isengard.training.store import LoraStore
 from plugins.base import PluginRegistry, PluginSettings
@@ -41,12 +44,15 @@ class AppContext:
     loras: LoraStore
     training: TrainingService
     extras: dict[str, Any] = field(default_factory=dict)
+    backups: DailyBackups | None = None
 
     @property
     def device(self) -> DeviceInfo:
         return detect_device()
 
     def close(self) -> None:
+        if self.backups is not None:
+            self.backups.stop()
         self.runner.shutdown(wait=True)
         self.db.close()
 
@@ -85,24 +91,33 @@ def bootstrap(
     console: bool = True,
     console_level: str | None = None,
     start_runner: bool = True,
+    backups: bool = False,
+    allow_empty_database: bool = False,
 ) -> AppContext:
+    """`backups`: the studio keeps rotating database backups (one now, one a day).
+    `allow_empty_database`: only `recover` may open an empty database next to existing data."""
     settings = settings or Settings.from_env()
     paths = Paths(settings.data_dir, settings.log_dir, settings.tmp_dir)
     paths.ensure()
     setup_logging(
         paths.logs, settings.log_level, rotate=rotate_logs, console=console, console_level=console_level
     )
+    register_secrets(settings.auth[1] if settings.auth else None, settings.hf_token)
+    if not allow_empty_database:
+        refuse_empty_database_beside_data(paths)
     db = Database(paths.db)
     registry = PluginRegistry()
     from plugins import register_builtin_plugins
 
     register_builtin_plugins(registry, plugin_settings(settings, paths))
-    runner = JobRunner(db, gpu_slots=settings.worker_concurrency)
+    runner = JobRunner(db, gpu_slots=settings.worker_concurrency, lock_dir=paths.locks)
     catalogue = Catalogue(load_catalogue())
     tokens = TokenStore(paths.secrets, settings.hf_token)
     models = ModelManager(paths=paths, catalogue=catalogue, db=db, tokens=tokens)
     models.attach(runner)
-    characters = CharacterService(db=db, paths=paths, runner=runner, registry=registry)
+    characters = CharacterService(
+        db=db, paths=paths, runner=runner, registry=registry, max_upload_mb=settings.max_upload_mb
+    )
     loras = LoraStore(db, paths)
     generation = GenerationService(
         db=db,
@@ -145,6 +160,9 @@ def bootstrap(
     )
     if start_runner:
         runner.start()
+    if backups:
+        make_backup(db, paths.backups, reason="start")
+        ctx.backups = DailyBackups(db, paths.backups).start()
     event(
         "app.bootstrapped",
         f"Isengard ready in {settings.mode} mode",

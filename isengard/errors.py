@@ -47,3 +47,26 @@ class NotAvailableError(IsengardError):
     """A plugin or model that cannot run here (no GPU, no server, missing token)."""
 
     exit_code = 7
+
+
+def storage_failure_reason(exc: BaseException) -> str | None:
+    """The plain sentence for a failed write (full disk, read-only folder, busy database), else None."""
+    import errno
+    import sqlite3
+
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None)
+    if code == errno.ENOSPC or "disk is full" in text or "no space left" in text:
+        return "The disk is full, so Isengard could not save its work. Free some space, then resume or retry."
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text or "read-only" in text:
+        return (
+            "Isengard can no longer write to its data folder (it became read-only or its permissions "
+            "changed). Make it writable again, then resume or retry."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+        return "The database stayed busy for too long (another program is holding it). Try again in a moment."
+    if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        return "Isengard's database is damaged. Restart Isengard: it will say how to restore it."
+    if isinstance(exc, StorageError):
+        return exc.message
+    return None

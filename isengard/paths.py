@@ -59,8 +59,17 @@ class Paths:
     def secrets(self) -> Path:
         return self.data / "secrets"
 
-    def character_dir(self, character_id: int) -> Path:
-        return self.uploads / f"character-{int(character_id)}"
+    @property
+    def backups(self) -> Path:
+        return self.data / "backups"
+
+    @property
+    def locks(self) -> Path:
+        return self.data / "locks"
+
+    def character_dir(self, folder: str) -> Path:
+        """A character's photo folder; `folder` is the unique name stored with the character."""
+        return self.uploads / safe_component(folder, fallback="character")
 
     def lora_dir(self, character_slug: str) -> Path:
         return self.loras / safe_component(character_slug, fallback="lora")

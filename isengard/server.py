@@ -14,8 +14,21 @@ from typing import Any
 from isengard.errors import PortInUseError
 from isengard.obs import event, use_correlation
 from isengard.obs.context import clean_correlation_id
+from isengard.web_guard import RateLimiter
 
 MAX_CLIENT_LOG_BYTES = 16_384
+CLIENT_LOG_RATE = 30  # reports a minute per client: enough for a page in trouble, too few to flood the logs
+
+
+def same_origin(headers) -> bool:
+    """A browser's own page posts with an Origin (or Referer) of the host it talks to; others are refused."""
+    from urllib.parse import urlsplit
+
+    host = (headers.get("x-forwarded-host") or headers.get("host") or "").lower()
+    source = headers.get("origin") or headers.get("referer") or ""
+    if not host or not source or source == "null":
+        return False
+    return urlsplit(source).netloc.lower() == host
 
 
 @dataclass
@@ -25,7 +38,11 @@ class Login:
     generated: bool
 
     def check(self, user: str, password: str) -> bool:
-        return hmac.compare_digest(user, self.user) & hmac.compare_digest(password, self.password)
+        # bytes, not str: compare_digest refuses non-ASCII str, and a login must never be a 500
+        given_user, given_password = (user or "").encode("utf-8"), (password or "").encode("utf-8")
+        return hmac.compare_digest(given_user, self.user.encode("utf-8")) & hmac.compare_digest(
+            given_password, self.password.encode("utf-8")
+        )
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -72,6 +89,8 @@ def extra_routes(ctx) -> list[Any]:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok", "mode": ctx.settings.mode})
 
+    limiter = RateLimiter(rate=CLIENT_LOG_RATE, per=60.0)
+
     async def client_log(request: Request) -> Response:
         app = request.app
         if getattr(app, "auth", None) is not None:
@@ -80,9 +99,18 @@ def extra_routes(ctx) -> list[Any]:
             )
             if not app.tokens.get(token):
                 return Response(status_code=401)
-        body = await request.body()
-        if len(body) > MAX_CLIENT_LOG_BYTES:
+        if not same_origin(request.headers):
+            return Response(status_code=403)
+        if not limiter.allow(request.client.host if request.client else "unknown"):
+            return Response(status_code=429)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_CLIENT_LOG_BYTES:
             return Response(status_code=413)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_CLIENT_LOG_BYTES:
+                return Response(status_code=413)
         try:
             payload = json.loads(body or b"{}")
             if not isinstance(payload, dict):
@@ -122,8 +150,10 @@ def launch(ctx, *, block: bool = True):
         announce_login(login, settings)
 
     import gradio as gr
+    from starlette.middleware import Middleware
 
     from isengard.ui.app import create_blocks, css, head_html
+    from isengard.web_guard import GuardMiddleware
 
     blocks = create_blocks(ctx)
     blocks.queue(default_concurrency_limit=4, max_size=64)
@@ -148,7 +178,7 @@ def launch(ctx, *, block: bool = True):
         allowed_paths=[str(p) for p in served],
         blocked_paths=[str(ctx.paths.secrets), str(ctx.paths.db)],
         max_file_size=f"{settings.max_upload_mb}mb",
-        app_kwargs={"routes": extra_routes(ctx)},
+        app_kwargs={"routes": extra_routes(ctx), "middleware": [Middleware(GuardMiddleware)]},
         prevent_thread_lock=True,
         enable_monitoring=False,
         run_history=False,

@@ -110,3 +110,11 @@ def clean_class_word(raw: str | None) -> str:
     if not re.fullmatch(r"[a-z ]{2,20}", word):
         raise InputError("The subject type is a short word such as woman, man or person.")
     return word
+
+
+def folder_stem(name: str, trigger: str) -> str:
+    """The readable start of a character's folder name (a random part makes it unique)."""
+    letters = re.sub(
+        r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()
+    )
+    return (letters.strip("-")[:24] or trigger).strip("-") or "character"

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from isengard.characters import naming
+from isengard.characters.manifest import write_manifest
 from isengard.characters.report import PhotoReport, Readiness, readiness
-from isengard.characters.uploads import check_photo
-from isengard.errors import InputError, NotAvailableError
+from isengard.characters.uploads import MAX_FILE_MB, check_photo, display_name
+from isengard.errors import InputError, NotAvailableError, storage_failure_reason
 from isengard.jobs import JobContext, JobRunner
 from isengard.obs import event
 from isengard.paths import Paths
 from isengard.storage.db import Database, dumps, loads
-from isengard.storage.files import atomic_write_bytes, atomic_write_text
+from isengard.storage.files import atomic_write_bytes, atomic_write_text, reserve_folder
 from plugins.base import PluginRegistry
 from plugins.captioning.interface import Captioner, CaptionRequest
 from plugins.training.interface import DatasetItem
@@ -77,6 +80,7 @@ class Character:
     created_at: float
     photo_count: int = 0
     cover: Path | None = None
+    folder: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,12 +101,18 @@ class AddResult:
     duplicates: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        parts = [f"{len(self.added)} photo(s) added"]
+        parts = [_count(len(self.added), "photo") + " added"]
         if self.duplicates:
-            parts.append(f"{len(self.duplicates)} already there")
+            parts.append(f"{len(self.duplicates)} already added")
         if self.rejected:
-            parts.append(f"{len(self.rejected)} rejected")
+            parts.append(f"{len(self.rejected)} not added")
         return ", ".join(parts) + "."
+
+    def lines(self) -> list[str]:
+        """One line per file that was not added, with its reason (the per-file summary)."""
+        out = [f"{name}: {reason}" for name, reason in self.rejected]
+        out += [f"{name}: already added" for name in self.duplicates]
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,15 +122,51 @@ class AddResult:
         }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _link_or_copy(source: Path, target: Path) -> Path | None:
+    """A private link (or copy) of a photo; None when the photo is gone already."""
+    import os
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        try:
+            shutil.copy2(source, target)
+        except FileNotFoundError:
+            return None
+    return target
+
+
+def _caption_uses_gpu(params: dict[str, Any]) -> bool:
+    return params.get("captioner") != "template"  # the template captioner is instant CPU work
+
+
 class CharacterService:
-    def __init__(self, *, db: Database, paths: Paths, runner: JobRunner, registry: PluginRegistry):
+    def __init__(
+        self,
+        *,
+        db: Database,
+        paths: Paths,
+        runner: JobRunner,
+        registry: PluginRegistry,
+        max_upload_mb: int = MAX_FILE_MB,
+    ):
         self.db = db
         self.paths = paths
         self.runner = runner
         self.registry = registry
+        self.max_upload_mb = max_upload_mb
         self._lora_cleanups: list = []
+        self._folders: dict[int, str] = {}
+        self._manifest_lock = threading.Lock()
         runner.register("dataset_check", self._run_checks, uses_gpu=False)
-        runner.register("caption", self._run_captions, uses_gpu=True)
+        runner.register("caption", self._run_captions, uses_gpu=_caption_uses_gpu)
         runner.register("autocrop", self._run_autocrop, uses_gpu=False)
 
     # characters -------------------------------------------------------------------------------------
@@ -140,12 +186,25 @@ class CharacterService:
         self._check_trigger_free(word)
         class_word = naming.clean_class_word(class_word)
         now = time.time()
-        cursor = self.db.execute(
-            "INSERT INTO characters(name, name_key, trigger_word, class_word, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?)",
-            (name, key, word, class_word, now, now),
-        )
+        # A folder name that never existed before: a new database next to old data can't reuse a folder.
+        folder = reserve_folder(self.paths.uploads, naming.folder_stem(name, word))
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO characters(name, name_key, trigger_word, class_word, created_at, updated_at, folder)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (name, key, word, class_word, now, now, folder.name),
+            )
+        except sqlite3.IntegrityError:
+            folder.rmdir()
+            raise InputError(
+                f"There is already a character called {name!r} or with the trigger word '{word}'.",
+                hint="Pick another name.",
+            ) from None
+        except BaseException:
+            folder.rmdir()
+            raise
         character = self.get(cursor.lastrowid)
+        self.write_manifest(character.id)
         event("character.created", f"character {name!r} created", character_id=character.id, trigger=word)
         return character
 
@@ -162,10 +221,33 @@ class CharacterService:
         return [self._character(r) for r in rows]
 
     def _character(self, row) -> Character:
-        cover = self.paths.character_dir(row["id"]) / row["cover"] if row["cover"] else None
+        folder = row["folder"] or f"character-{row['id']}"
+        self._folders[row["id"]] = folder
+        cover = self.paths.character_dir(folder) / row["cover"] if row["cover"] else None
         return Character(
-            row["id"], row["name"], row["trigger_word"], row["class_word"], row["created_at"], row["n"], cover
+            row["id"],
+            row["name"],
+            row["trigger_word"],
+            row["class_word"],
+            row["created_at"],
+            row["n"],
+            cover,
+            folder,
         )
+
+    def folder_of(self, character_id: int) -> Path:
+        """The character's photo folder (its name is stored with the character and never changes)."""
+        name = self._folders.get(int(character_id))
+        if name is None:
+            row = self.db.one("SELECT folder FROM characters WHERE id=?", (int(character_id),))
+            name = (row["folder"] if row else None) or f"character-{int(character_id)}"
+            self._folders[int(character_id)] = name
+        return self.paths.character_dir(name)
+
+    def write_manifest(self, character_id: int) -> None:
+        """Keep `character.json` beside the photos so `recover` can rebuild the database from files."""
+        with self._manifest_lock:
+            write_manifest(self.db, self.folder_of(character_id), character_id)
 
     def get(self, ref: int | str) -> Character:
         """A character by id, or by name (case and accents ignored)."""
@@ -197,6 +279,7 @@ class CharacterService:
             (name, key, time.time(), character.id),
         )
         event("character.renamed", f"{character.name!r} renamed to {name!r}", character_id=character.id)
+        self.write_manifest(character.id)
         return self.get(character.id)
 
     def set_trigger(self, ref: int | str, trigger: str) -> Character:
@@ -217,6 +300,7 @@ class CharacterService:
                     "UPDATE photos SET caption=? WHERE id=?", (old.sub(word, row["caption"]), row["id"])
                 )
         self.export_captions(character.id)
+        self.write_manifest(character.id)
         event(
             "character.trigger_changed",
             f"trigger word {character.trigger_word} → {word}",
@@ -230,6 +314,7 @@ class CharacterService:
         self.db.execute(
             "UPDATE characters SET class_word=?, updated_at=? WHERE id=?", (word, time.time(), character.id)
         )
+        self.write_manifest(character.id)
         return self.get(character.id)
 
     def on_delete_loras(self, callback) -> None:
@@ -239,7 +324,7 @@ class CharacterService:
     def delete_plan(self, ref: int | str) -> dict[str, Any]:
         """What deleting would remove, for the confirmation message."""
         character = self.get(ref)
-        folder = self.paths.character_dir(character.id)
+        folder = self.folder_of(character.id)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
         loras = [path for cleanup in self._lora_cleanups for path in cleanup(character.id, False)]
         return {
@@ -250,14 +335,30 @@ class CharacterService:
             "loras": [str(p) for p in loras],
         }
 
+    def busy_with(self, character_id: int) -> list[str]:
+        """Titles of the jobs not yet ended that use this character (training, checks, captions…)."""
+        return [job.title for job in self.runner.active_for("character_id", int(character_id))]
+
+    def refuse_if_busy(self, character: Character, doing: str) -> None:
+        busy = self.busy_with(character.id)
+        if busy:
+            what = "is training" if any(t.startswith("Train") for t in busy) else "has work running"
+            raise InputError(
+                f"{character.name} {what} — cancel it first, then {doing}.",
+                hint=f"Running: {'; '.join(busy)}.",
+            )
+
     def delete(self, ref: int | str, *, with_loras: bool = False) -> dict[str, Any]:
         plan = self.delete_plan(ref)
         character_id = plan["character"]["id"]
+        self.refuse_if_busy(self.get(character_id), "delete")
+        folder = self.folder_of(character_id)
         removed_loras = []
         if with_loras:
             removed_loras = [str(p) for cleanup in self._lora_cleanups for p in cleanup(character_id, True)]
         self.db.execute("DELETE FROM characters WHERE id=?", (character_id,))
-        shutil.rmtree(self.paths.character_dir(character_id), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        self._folders.pop(character_id, None)
         event(
             "character.deleted",
             f"character {plan['character']['name']!r} deleted",
@@ -280,7 +381,7 @@ class CharacterService:
         return self._photo(row)
 
     def _photo(self, row) -> Photo:
-        folder = self.paths.character_dir(row["character_id"])
+        folder = self.folder_of(row["character_id"])
         return Photo(
             id=row["id"],
             character_id=row["character_id"],
@@ -299,50 +400,36 @@ class CharacterService:
         )
 
     def add_photos(self, ref: int | str, files: list[tuple[Path, str | None]]) -> AddResult:
-        """Store every good file; list every rejected one with its reason. Nothing partial is left."""
+        """Store every good file; list every other one with its reason. One bad file never stops the rest.
+
+        Safe to run twice at once with the same photos (two tabs): the database decides who adds a photo,
+        the other reports "already added", and nothing of the winner's is ever removed.
+        """
         character = self.get(ref)
-        folder = self.paths.character_dir(character.id)
+        folder = self.folder_of(character.id)
         result = AddResult()
         default_caption = self.default_caption(character)
         for path, original in files:
-            name = original or Path(path).name
+            name = display_name(original or Path(path).name)
             try:
-                checked = check_photo(Path(path), name)
+                photo = self._add_one(character, folder, Path(path), name, default_caption, result)
             except InputError as exc:
-                result.rejected.append((name.replace("\\", "/").split("/")[-1] or "unnamed", exc.message))
+                result.rejected.append((name, exc.message))
                 continue
-            if self.db.one(
-                "SELECT 1 FROM photos WHERE character_id=? AND sha256=?", (character.id, checked.sha256)
-            ) or any(p.sha256 == checked.sha256 for p in result.added):
-                result.duplicates.append(checked.original_name)
-                continue
-            file_name = f"{checked.sha256[:16]}{checked.ext}"
-            target = folder / file_name
-            atomic_write_bytes(target, checked.data)
-            try:
-                cursor = self.db.execute(
-                    "INSERT INTO photos(character_id, sha256, file_name, original_name, width, height, format,"
-                    " size_bytes, caption, caption_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        character.id,
-                        checked.sha256,
-                        file_name,
-                        checked.original_name,
-                        checked.width,
-                        checked.height,
-                        checked.format,
-                        len(checked.data),
-                        default_caption,
-                        "template",
-                        time.time(),
-                    ),
+            except Exception as exc:  # an unreadable file, a full disk: this file fails, the batch goes on
+                reason = storage_failure_reason(exc) or "the file could not be read or stored"
+                result.rejected.append((name, reason))
+                event(
+                    "character.photo_failed",
+                    f"{name} could not be added: {type(exc).__name__}: {exc}",
+                    level="WARNING",
+                    character_id=character.id,
                 )
-            except Exception:
-                target.unlink(missing_ok=True)
-                raise
-            photo = self.photo(cursor.lastrowid)
-            self._write_caption_file(photo)
-            result.added.append(photo)
+                continue
+            if photo is not None:
+                result.added.append(photo)
+        if result.added:
+            self.write_manifest(character.id)
         event(
             "character.photos_added",
             f"{character.name}: {result.summary()}",
@@ -353,12 +440,61 @@ class CharacterService:
         )
         return result
 
+    def _add_one(
+        self, character: Character, folder: Path, path: Path, name: str, caption: str, result: AddResult
+    ) -> Photo | None:
+        checked = check_photo(path, name, max_mb=self.max_upload_mb)
+        if self.db.one(
+            "SELECT 1 FROM photos WHERE character_id=? AND sha256=?", (character.id, checked.sha256)
+        ) or any(p.sha256 == checked.sha256 for p in result.added):
+            result.duplicates.append(checked.original_name)
+            return None
+        file_name = f"{checked.sha256[:16]}{checked.ext}"
+        target = folder / file_name
+        existed = target.exists()
+        if not existed:
+            atomic_write_bytes(target, checked.data)
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO photos(character_id, sha256, file_name, original_name, width, height, format,"
+                " size_bytes, caption, caption_source, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    character.id,
+                    checked.sha256,
+                    file_name,
+                    checked.original_name,
+                    checked.width,
+                    checked.height,
+                    checked.format,
+                    len(checked.data),
+                    caption,
+                    "template",
+                    time.time(),
+                ),
+            )
+        except sqlite3.IntegrityError:
+            # Another upload of the same photo won the race (or the character was deleted meanwhile).
+            if self.db.one("SELECT 1 FROM characters WHERE id=?", (character.id,)) is None:
+                raise InputError(f"{character.name} was deleted while the photos were being added.") from None
+            result.duplicates.append(checked.original_name)
+            return None
+        except BaseException:
+            if not existed and not self.db.one(
+                "SELECT 1 FROM photos WHERE character_id=? AND file_name=?", (character.id, file_name)
+            ):
+                target.unlink(missing_ok=True)
+            raise
+        photo = self.photo(cursor.lastrowid)
+        self._write_caption_file(photo)
+        return photo
+
     def remove_photo(self, photo_id: int) -> None:
         photo = self.photo(photo_id)
         self.db.execute("DELETE FROM photos WHERE id=?", (photo.id,))
         for path in (photo.path, photo.path.with_suffix(".txt"), photo.crop_path):
             if path:
                 path.unlink(missing_ok=True)
+        self.write_manifest(photo.character_id)
         event("character.photo_removed", f"photo #{photo.id} removed", character_id=photo.character_id)
 
     # captions ---------------------------------------------------------------------------------------
@@ -391,7 +527,11 @@ class CharacterService:
         return photo, note
 
     def _write_caption_file(self, photo: Photo) -> None:
+        if not photo.path.exists():  # removed meanwhile: leave no orphan caption behind
+            return
         atomic_write_text(photo.path.with_suffix(".txt"), photo.caption + "\n")
+        if self.db.one("SELECT 1 FROM photos WHERE id=?", (photo.id,)) is None:
+            photo.path.with_suffix(".txt").unlink(missing_ok=True)
 
     def export_captions(self, ref: int | str) -> int:
         photos = self.photos(ref)
@@ -441,19 +581,27 @@ class CharacterService:
             if not (params.get("keep_edited") and p.caption_source == "user")
         ]
         plugin = self.captioner(params["captioner"])
-        request = CaptionRequest(
-            images=[p.path for p in photos],
-            trigger_word=character.trigger_word,
-            class_word=character.class_word,
-            template=params.get("template") or DEFAULT_CAPTION,
-        )
-        result = plugin.run(request, ctx)
+        snapshot = self.paths.scratch(f"caption-{ctx.job_id}")
+        try:
+            # The captioner reads its own links to the photos: one removed meanwhile can't break the job.
+            linked = [(p, _link_or_copy(p.path, snapshot / p.path.name)) for p in photos]
+            photos = [p for p, image in linked if image is not None]
+            images = [image for _, image in linked if image is not None]
+            request = CaptionRequest(
+                images=images,
+                trigger_word=character.trigger_word,
+                class_word=character.class_word,
+                template=params.get("template") or DEFAULT_CAPTION,
+            )
+            result = plugin.run(request, ctx)
+        finally:
+            shutil.rmtree(snapshot, ignore_errors=True)
         if len(result.captions) != len(photos):
             raise RuntimeError(
                 f"the {plugin.name} captioner returned {len(result.captions)} captions for {len(photos)} photos"
             )
         source = "template" if plugin.name == "template" else "model"
-        with self.db.transaction() as conn:
+        with self.db.transaction() as conn:  # photos removed meanwhile simply match no row
             for photo, caption in zip(photos, result.captions, strict=True):
                 conn.execute(
                     "UPDATE photos SET caption=?, caption_source=? WHERE id=?", (caption, source, photo.id)

@@ -27,12 +27,14 @@ def add_parser(sub) -> None:
     q.add_argument(
         "--class-word", default="person", help="what the subject is: woman, man, person… (default person)"
     )
-    q.add_argument("--photos", nargs="*", default=[], metavar="FILE", help="photos to add")
+    q.add_argument(
+        "--photos", nargs="*", default=[], metavar="FILE", help="photos (or folders of photos) to add"
+    )
     q.add_argument("--no-check", action="store_true", help="skip the dataset checks")
     action("list", "all characters", ref=False)
     action("show", "a character with its photos and dataset report")
     q = action("add-photos", "add photos to a character")
-    q.add_argument("photos", nargs="+", metavar="FILE")
+    q.add_argument("photos", nargs="+", metavar="FILE", help="photos, or folders of photos")
     q.add_argument("--no-check", action="store_true", help="skip the dataset checks")
     q = action("caption", "caption every photo")
     q.add_argument("--captioner", default="template", help="template (instant) or blip (a model)")
@@ -93,8 +95,45 @@ def _run_job(ctx, job_id: str, quiet: bool) -> dict:
     return job.result or {}
 
 
+PHOTO_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".webp",
+    ".mpo",
+    ".heic",
+    ".heif",
+    ".avif",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".bmp",
+}
+
+
+def expand_photo_args(args: list[str]) -> list[Path]:
+    """Files as given; a folder stands for the pictures in it (not its captions or other files)."""
+    out: list[Path] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in PHOTO_SUFFIXES
+            )
+            if not found:
+                raise InputError(f"The folder {path.name} has no photos in it (JPEG, PNG or WebP).")
+            out.extend(found)
+        else:
+            out.append(path)
+    return out
+
+
 def _add(ctx, ref, files: list[str], *, check: bool, quiet: bool) -> dict:
-    result = ctx.characters.add_photos(ref, [(Path(f), Path(f).name) for f in files])
+    paths = expand_photo_args(files)
+    files = [str(p) for p in paths]
+    result = ctx.characters.add_photos(ref, [(p, p.name) for p in paths])
     if not quiet:
         info(result.summary())
         for name, reason in result.rejected:

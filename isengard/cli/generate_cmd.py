@@ -28,6 +28,21 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _in_store(ctx, path: str) -> str:
+    """Generation reads LoRAs only from Isengard's own folders: a file from elsewhere is imported first."""
+    from pathlib import Path
+
+    resolved = Path(path).expanduser().resolve()
+    paths = ctx.paths
+    if any(
+        resolved.is_relative_to(root.resolve()) for root in (paths.loras, paths.training_runs, paths.uploads)
+    ):
+        return str(resolved)
+    record = ctx.loras.import_file(resolved)
+    info(f"Imported {resolved.name} into the LoRA store as {record.name}.")
+    return str(record.path)
+
+
 def run(args) -> int:
     ctx = bootstrap(console_level="ERROR")
     try:
@@ -36,7 +51,7 @@ def run(args) -> int:
             negative_prompt=args.negative,
             backend=args.backend,
             base_model=args.base,
-            loras=[{"path": path, "strength": args.strength} for path in args.lora],
+            loras=[{"path": _in_store(ctx, path), "strength": args.strength} for path in args.lora],
             width=args.width,
             height=args.height,
             steps=args.steps,

@@ -12,11 +12,20 @@ import os
 import sys
 
 from isengard import __version__
-from isengard.cli import character_cmd, doctor_cmd, generate_cmd, jobs_cmd, models_cmd, serve_cmd, train_cmd
+from isengard.cli import (
+    character_cmd,
+    doctor_cmd,
+    generate_cmd,
+    jobs_cmd,
+    models_cmd,
+    recover_cmd,
+    serve_cmd,
+    train_cmd,
+)
 from isengard.errors import IsengardError
 from isengard.obs import event, use_correlation
 
-COMMANDS = (serve_cmd, doctor_cmd, character_cmd, train_cmd, generate_cmd, models_cmd, jobs_cmd)
+COMMANDS = (serve_cmd, doctor_cmd, character_cmd, train_cmd, generate_cmd, models_cmd, jobs_cmd, recover_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ def run(args) -> int:
         env["ISENGARD_SHARE"] = "true"
     settings = Settings.from_env(env)
     check_port_free(settings.host, settings.port)
-    ctx = bootstrap(settings, rotate_logs=True)
+    ctx = bootstrap(settings, rotate_logs=True, backups=True)
     from isengard.server import launch
 
     def stop(_signum, _frame):

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from isengard import validation
 from isengard.errors import InputError, NotAvailableError
 from isengard.generation.metadata import SAMPLER_NAMES, ImageParameters, LoraUse, write_png
 from isengard.jobs import JobContext, JobRunner
@@ -19,12 +20,16 @@ from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.obs import event
 from isengard.paths import Paths
 from isengard.storage.db import Database, dumps, loads
-from isengard.storage.files import file_sha256
+from isengard.storage.files import file_sha256, reserve_file
 from plugins.base import ModelRef, PluginRegistry
 from plugins.image.interface import SCHEDULERS, ImageBackend, ImageRequest, LoraRef
 from plugins.lora_format import LoraFileError, read_lora_info
 
 MAX_STEPS = 150
+MAX_PROMPT = 4000
+MAX_LORAS = 8
+MAX_SEED = 2**32 - 1
+SEED_HINT = "-1 picks a random seed."
 FAMILY_DEFAULTS = {
     "flux": {"resolution": 1024, "steps": 28, "guidance": 3.5},
     "sdxl": {"resolution": 1024, "steps": 30, "guidance": 6.0},
@@ -93,6 +98,7 @@ class GenerationService:
         self.loras = loras
         self.config = config
         self._vram_gb = vram_gb
+        self.extra_lora_roots: list[Path] = []  # e.g. a ComfyUI server's own LoRA folder
         self._hash_cache: dict[tuple[str, float, int], str] = {}
         runner.register("generate", self._run_job, uses_gpu=True)
 
@@ -109,9 +115,14 @@ class GenerationService:
     def prepare(self, form: GenerateForm) -> PreparedGeneration:
         """Check and complete a form; raise InputError with one clear sentence on bad input."""
         notes: list[str] = []
-        prompt = (form.prompt or "").strip()
+        prompt = validation.text("The prompt", form.prompt, max_length=MAX_PROMPT).strip()
         if not prompt:
             raise InputError("Write a prompt first: describe the picture you want.")
+        negative = validation.text("The negative prompt", form.negative_prompt, max_length=MAX_PROMPT)
+        for name in ("backend", "base_model", "scheduler"):
+            value = getattr(form, name)
+            if value is not None and not isinstance(value, str):
+                raise InputError(f"The {name.replace('_', ' ')} must be a name, not {type(value).__name__}.")
         backend = self.backend(form.backend)
         avail = backend.availability()
         if not avail.ok:
@@ -121,17 +132,23 @@ class GenerationService:
         model = self.model_for(backend, form.base_model or self.default_base)
         if backend.families and model.family not in backend.families:
             raise InputError(f"The {backend.name} backend cannot run {model.label} models.")
-        steps = model.default_steps if form.steps is None else int(form.steps)
-        if steps < 1:
-            raise InputError("Steps must be at least 1.")
-        if steps > MAX_STEPS:
-            raise InputError(f"{steps} steps is too many: use at most {MAX_STEPS} (20–40 is typical).")
-        count = int(form.count or 1)
-        if not 1 <= count <= MAX_COUNT:
-            raise InputError(f"Make between 1 and {MAX_COUNT} images at a time.")
-        guidance = model.default_guidance if form.guidance is None else float(form.guidance)
-        if not 0 <= guidance <= 30:
-            raise InputError("Guidance must be between 0 and 30.")
+        steps = (
+            model.default_steps
+            if form.steps is None
+            else validation.whole_number(
+                "Steps", form.steps, 1, MAX_STEPS, hint=f"{model.default_steps} suits {model.label}."
+            )
+        )
+        count = validation.whole_number(
+            "Number of pictures", 1 if form.count is None else form.count, 1, MAX_COUNT
+        )
+        guidance = (
+            model.default_guidance
+            if form.guidance is None
+            else validation.real_number(
+                "Guidance", form.guidance, 0, 30, hint=f"{model.default_guidance:g} suits {model.label}."
+            )
+        )
         if form.scheduler not in SCHEDULERS:
             raise InputError(
                 f"Unknown sampler {form.scheduler!r}.", hint=f"Use one of {', '.join(SCHEDULERS)}."
@@ -143,15 +160,24 @@ class GenerationService:
             notes,
         )
         seed = (
-            int(form.seed) if form.seed is not None and int(form.seed) >= 0 else random.randint(0, 2**32 - 1)
+            -1
+            if form.seed is None
+            else validation.whole_number("Seed", form.seed, -1, MAX_SEED, hint=SEED_HINT)
         )
+        if seed < 0:
+            seed = random.randint(0, MAX_SEED)
+        if not isinstance(form.loras, list | tuple) or not all(isinstance(e, dict) for e in form.loras):
+            raise InputError("LoRAs must be a list of {path, strength} entries.")
+        if len(form.loras) > MAX_LORAS:
+            raise InputError(f"Use at most {MAX_LORAS} LoRAs at once.")
         entries = list(form.loras)
         if form.character_id is not None:
+            form.character_id = validation.whole_number("The character", form.character_id, 1, 2**62)
             prompt, entries = self._with_character(form, prompt, entries, model, notes)
         loras = [self._check_lora(entry, model) for entry in entries]
         resolved = GenerateForm(
             prompt=prompt,
-            negative_prompt=(form.negative_prompt or "").strip(),
+            negative_prompt=negative.strip(),
             backend=backend.name,
             base_model=model.id,
             loras=loras,
@@ -168,14 +194,8 @@ class GenerationService:
 
     @staticmethod
     def _snap_size(width: int, height: int, factor: int, notes: list[str]) -> tuple[int, int]:
-        try:
-            w, h = int(width), int(height)
-        except (TypeError, ValueError):
-            raise InputError("Width and height must be whole numbers of pixels.") from None
-        if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
-            raise InputError(
-                f"Width and height must be between {MIN_SIDE} and {MAX_SIDE} pixels (got {w}×{h})."
-            )
+        w = validation.whole_number("Width", width, MIN_SIDE, MAX_SIDE, hint="Sizes are in pixels.")
+        h = validation.whole_number("Height", height, MIN_SIDE, MAX_SIDE, hint="Sizes are in pixels.")
         sw, sh = max(factor, round(w / factor) * factor), max(factor, round(h / factor) * factor)
         if (sw, sh) != (w, h):
             notes.append(f"Size {w}×{h} was changed to {sw}×{sh}: this model needs multiples of {factor}.")
@@ -219,10 +239,13 @@ class GenerationService:
         return prompt, entries
 
     def _check_lora(self, entry: dict[str, Any], model: BaseModel) -> dict[str, Any]:
-        path = Path(str(entry.get("path", ""))).expanduser()
-        strength = float(entry.get("strength", 1.0))
-        if not -4.0 <= strength <= 4.0:
-            raise InputError(f"LoRA strength {strength:g} is out of range (use -4 to 4; 0.6–1.0 is typical).")
+        raw_path = entry.get("path")
+        if not isinstance(raw_path, str) or not raw_path.strip():
+            raise InputError("Each LoRA needs the file it is in.")
+        path = self._allowed_lora_path(Path(raw_path).expanduser())
+        strength = validation.real_number(
+            "LoRA strength", entry.get("strength", 1.0), -4, 4, hint="0.6–1.0 is typical."
+        )
         try:
             info = read_lora_info(path)
         except LoraFileError as exc:
@@ -242,6 +265,17 @@ class GenerationService:
             "family": info.family,
             "sha256": self.file_hash(path),
         }
+
+    def _allowed_lora_path(self, path: Path) -> Path:
+        """LoRAs come from the LoRA store, training runs or the person's uploads — no other file is read."""
+        resolved = path.resolve()
+        roots = [self.paths.loras, self.paths.training_runs, self.paths.uploads, *self.extra_lora_roots]
+        if not any(resolved.is_relative_to(Path(root).resolve()) for root in roots):
+            raise InputError(
+                f"{path.name} is not one of Isengard's LoRAs.",
+                hint="Import it first (Training tab or `python -m isengard models import-lora`), then use it.",
+            )
+        return resolved
 
     def file_hash(self, path: Path) -> str:
         """sha256 of a LoRA file, cached by path, size and time (each file is hashed once)."""
@@ -318,7 +352,7 @@ class GenerationService:
             if preview and Path(preview).is_relative_to(self.paths.tmp):
                 Path(preview).unlink(missing_ok=True)  # the live preview is done with once the job ends
         notes.extend(result.notes)
-        gen_id = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        gen_id = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
         folder = self.paths.outputs_day(time.strftime("%Y-%m-%d"))
         sampler = result.info.get("sampler") or SAMPLER_NAMES.get(form.scheduler, "Default")
         loras = [
@@ -343,9 +377,12 @@ class GenerationService:
                 backend=backend.name,
             )
             request_json = asdict(form) | {"seed": generated.seed, "count": 1, "generation_id": gen_id}
-            path = write_png(
-                folder / f"{gen_id}_{index}.png", generated.image, meta, request_json, generated.png_text
-            )
+            target = reserve_file(folder, f"{gen_id}_{index}", ".png")  # never over an earlier picture
+            try:
+                path = write_png(target, generated.image, meta, request_json, generated.png_text)
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
             saved.append({"path": str(path), "seed": generated.seed})
         elapsed = time.monotonic() - started
         self.db.execute(

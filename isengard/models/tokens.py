@@ -9,6 +9,7 @@ from pathlib import Path
 
 from isengard.errors import InputError
 from isengard.obs import event
+from isengard.obs.redact import register_secrets
 from isengard.storage.files import atomic_write_text
 
 TOKEN_RE = re.compile(r"^hf_[A-Za-z0-9]{20,}$")
@@ -30,10 +31,17 @@ class TokenStore:
     def __init__(self, secrets_dir: Path, env_token: str | None):
         self.file = Path(secrets_dir) / "hf_token"
         self.env_token = env_token
+        register_secrets(env_token)
 
     def get(self) -> str | None:
         if self.env_token:
             return self.env_token
+        token = self._stored()
+        if token:
+            register_secrets(token)
+        return token
+
+    def _stored(self) -> str | None:
         if self.file.exists():
             return self.file.read_text(encoding="utf-8").strip() or None
         return None
@@ -54,6 +62,7 @@ class TokenStore:
         self.file.parent.mkdir(parents=True, exist_ok=True)
         self.file.parent.chmod(0o700)
         atomic_write_text(self.file, token + "\n", permissions=0o600)
+        register_secrets(token)
         event("settings.token_saved", "Hugging Face token saved", masked=mask(token))
         return mask(token)
 

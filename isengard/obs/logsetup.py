@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import sys
 import threading
@@ -24,6 +25,16 @@ _handler_ids: list[int] = []
 
 def _json_default(value: Any) -> str:
     return str(value)
+
+
+# JSON leaves these raw with ensure_ascii=False, yet many readers (Python's splitlines among them) break a
+# line at them: escaped, one log record stays one line whatever a browser or a file name sends.
+_LINE_BREAKERS = re.compile("[\x7f-\x9f\u2028\u2029\x0b\x0c\x1c-\x1e]")
+
+
+def one_json_line(data: dict[str, Any]) -> str:
+    text = json.dumps(data, ensure_ascii=False, default=_json_default)
+    return _LINE_BREAKERS.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def _patch(record: dict) -> None:
@@ -49,7 +60,7 @@ def _patch(record: dict) -> None:
         "event": extra["event"],
         "context": redact_mapping(context),
     }
-    extra["_line"] = json.dumps(line, ensure_ascii=False, default=_json_default)
+    extra["_line"] = one_json_line(line)
     extra["_console"] = redact(str(record["message"]))
 
 

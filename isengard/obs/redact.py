@@ -14,9 +14,22 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)(authorization:\s*bearer\s+)[^\s\"']+"), r"\1***"),
 ]
 _SECRET_KEYS = re.compile(r"(?i)(token|password|passwd|secret|api_key|authorization)")
+_literal: list[str] = []  # configured secrets (login password, HF token), removed wherever they appear
+MIN_LITERAL = 4  # shorter values would blank out ordinary words
+
+
+def register_secrets(*values: str | None) -> None:
+    """Redact these exact values from every log line from now on, whatever their shape."""
+    for value in values:
+        if value and len(value) >= MIN_LITERAL and value not in _literal:
+            _literal.append(value)
+    _literal.sort(key=len, reverse=True)  # the longest first, so a secret inside another goes whole
 
 
 def redact(text: str) -> str:
+    for secret in _literal:
+        if secret in text:
+            text = text.replace(secret, "***")
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text

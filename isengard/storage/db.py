@@ -20,6 +20,53 @@ from isengard.obs import event
 from isengard.storage.migrations import MIGRATIONS
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
+CONTENT_TABLES = ("characters", "loras", "generations")
+
+
+class DamagedDatabaseError(StorageError):
+    """The database file is unreadable or has bad pages. The person's files are untouched."""
+
+    def __init__(self, path: Path, detail: str):
+        super().__init__(
+            "Isengard's database is damaged, so it will not start (your photos, LoRAs and pictures are safe).",
+            hint=recovery_hint(Path(path)),
+        )
+        self.detail = detail
+
+
+def recovery_hint(db_path: Path) -> str:
+    """The way back, with the newest backup if there is one (shared by every refusal to start)."""
+    from isengard.storage.backup import list_backups
+
+    backups = list_backups(db_path.parent / "backups")
+    restore = (
+        f"restore the backup from {backups[0].label} with `python -m isengard recover --backup latest`, or "
+        if backups
+        else ""
+    )
+    return f"To continue, {restore}rebuild it from your files with `python -m isengard recover`."
+
+
+def database_is_empty(path: Path) -> bool:
+    """True when there is no database file, or one without any of the person's records."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return True
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return not any(
+            conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()
+            for table in CONTENT_TABLES
+            if table in tables
+        )
+    except sqlite3.DatabaseError:
+        return False  # damaged, not empty: the damage check says so when it opens
+    finally:
+        conn.close()
 
 
 class Database:
@@ -39,12 +86,13 @@ class Database:
             self._conn.execute("PRAGMA foreign_keys=ON")
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            problems = [r[0] for r in self._conn.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(str(p) for p in problems))
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise StorageError(
-                f"The database at {self.path} is damaged or is not an Isengard database ({exc}).",
-                hint="Move it aside (your photos and LoRA files are kept) and start again to create a new one.",
-            ) from None
+            event("storage.damaged", f"database check failed: {exc}", level="ERROR", path=str(self.path))
+            raise DamagedDatabaseError(self.path, str(exc)) from None
         if version > SCHEMA_VERSION:
             self._conn.close()
             raise StorageError(
@@ -98,6 +146,25 @@ class Database:
     def one(self, sql: str, params: Sequence[Any] | dict = ()) -> sqlite3.Row | None:
         with self._lock:
             return self._conn.execute(sql, params).fetchone()
+
+    def backup_to(self, target: Path) -> Path:
+        """An online copy with SQLite's backup API (consistent while other threads keep writing)."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            dest = sqlite3.connect(tmp)
+            try:
+                with self._lock:
+                    self._conn.backup(dest)
+            finally:
+                dest.close()
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
 
     def close(self) -> None:
         with self._lock:

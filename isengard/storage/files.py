@@ -70,3 +70,42 @@ def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def unique_name(stem: str) -> str:
+    """A storage name that no earlier run can have produced: the stem plus 12 random hex digits."""
+    import uuid
+
+    return f"{stem}-{uuid.uuid4().hex[:12]}"
+
+
+def reserve_file(folder: Path, stem: str, suffix: str) -> Path:
+    """Claim `folder/stem+suffix` (or `stem-2+suffix`, …) by creating it empty with O_EXCL.
+
+    The caller then writes it atomically. Two writers can never get the same name, and nothing that is
+    already there — from this database's life or an earlier one's — is ever overwritten.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 10_000):
+        candidate = folder / (f"{stem}{suffix}" if attempt == 1 else f"{stem}-{attempt}{suffix}")
+        try:
+            fd = os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise FileExistsError(f"no free name for {stem}{suffix} in {folder}")
+
+
+def reserve_folder(parent: Path, stem: str) -> Path:
+    """Create a new folder `parent/stem-<random>` that did not exist before (never an old one)."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        candidate = parent / unique_name(stem)
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate

@@ -130,4 +130,14 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        5,
+        "job heartbeats; storage names that are never reused",
+        """
+        ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+        ALTER TABLE characters ADD COLUMN folder TEXT;
+        UPDATE characters SET folder = 'character-' || id WHERE folder IS NULL;
+        CREATE UNIQUE INDEX characters_folder ON characters(folder);
+        """,
+    ),
 ]

@@ -30,8 +30,9 @@ class Preset:
         unknown = set(overrides) - known
         if unknown:
             raise InputError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+        checked = {k: checked_setting(k, v) for k, v in overrides.items() if v is not None}
         try:
-            return TrainingParams(**(self.params | {k: v for k, v in overrides.items() if v is not None}))
+            return TrainingParams(**(self.params | checked))
         except (TypeError, ValueError) as exc:
             raise InputError(str(exc)) from None
 
@@ -96,3 +97,23 @@ def lighter_than(presets: list[Preset], preset_id: str) -> Preset | None:
 
 def params_dict(params: TrainingParams) -> dict[str, Any]:
     return asdict(params)
+
+
+def checked_setting(name: str, value: Any) -> Any:
+    """One training setting from a form or a script, as its field's type, or a sentence naming it."""
+    from isengard import validation
+
+    spec = {f.name: f for f in fields(TrainingParams)}[name]
+    label = spec.metadata.get("label") or name.replace("_", " ").capitalize()
+    lo, hi = spec.metadata.get("min"), spec.metadata.get("max")
+    hint = spec.metadata.get("range_hint")
+    kind = type(spec.default)
+    if kind is bool:
+        return validation.yes_no(label, value)
+    if kind is int:
+        return validation.whole_number(label, value, lo, hi, hint=hint)
+    if kind is float:
+        return validation.real_number(label, value, lo, hi, hint=hint)
+    if kind is str:
+        return validation.text(label, value, max_length=200)
+    return value

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
+import uuid
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -49,7 +50,7 @@ class _Recorder:
 def lora_stem(character_name: str, trigger: str, family: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", character_name).encode("ascii", "ignore").decode().lower()
     base = safe_component(ascii_name.replace(" ", "_"), fallback="") or trigger
-    return f"{base}_{family}_{time.strftime('%Y%m%d_%H%M%S')}"
+    return f"{base}_{family}_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:6]}"
 
 
 class TrainingService:

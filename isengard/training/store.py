@@ -14,7 +14,7 @@ from isengard.errors import InputError
 from isengard.obs import event
 from isengard.paths import Paths, safe_component
 from isengard.storage.db import Database, dumps, loads
-from isengard.storage.files import atomic_copy, file_sha256
+from isengard.storage.files import atomic_copy, file_sha256, reserve_file
 from plugins.lora_format import LoraFileError, read_lora_info
 
 
@@ -69,7 +69,10 @@ class LoraStore:
         self.paths = paths
 
     def character_folder(self, character_id: int) -> Path:
-        return self.paths.loras / f"character-{int(character_id)}"
+        """Beside the character's unique photo folder name, so a new database never shares an old folder."""
+        row = self.db.one("SELECT folder FROM characters WHERE id=?", (int(character_id),))
+        folder = (row["folder"] if row else None) or f"character-{int(character_id)}"
+        return self.paths.loras / safe_component(folder, fallback="lora")
 
     def record(
         self,
@@ -196,9 +199,11 @@ class LoraStore:
                 f"Could not tell which model family {source.name} is for (FLUX, SDXL or SD 1.5)."
             )
         stem = safe_component(name or source.stem, fallback="lora")
-        target = self.paths.loras / "imported" / f"{stem}.safetensors"
-        if target.exists() and file_sha256(target) != file_sha256(source):
-            target = target.with_name(f"{stem}_{int(time.time())}.safetensors")
+        digest = file_sha256(source)
+        for known in self._rows("WHERE kind='imported' AND sha256=?", (digest,)):
+            if known.path.exists():
+                return known  # the same file imported again: one copy, the record it already has
+        target = reserve_file(self.paths.loras / "imported", stem, ".safetensors")
         atomic_copy(source, target)
         return self.record(
             target,
@@ -211,4 +216,10 @@ class LoraStore:
         )
 
     def copy_final(self, source: Path, character_id: int, name: str) -> Path:
-        return atomic_copy(source, self.character_folder(character_id) / f"{name}.safetensors")
+        """Copy a finished LoRA into the store under a name no other file has or had."""
+        target = reserve_file(self.character_folder(character_id), name, ".safetensors")
+        try:
+            return atomic_copy(source, target)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise

@@ -72,3 +72,20 @@ def avatar(name: str, size: int = 256) -> Image.Image:
     draw = ImageDraw.Draw(image)
     draw.text((size // 2, size // 2), initials, fill=(76, 29, 149), anchor="mm", font_size=size // 3)
     return image
+
+
+def remove_upload_copies(paths, uploaded: list[str]) -> int:
+    """Delete Gradio's temporary copies of uploaded files once they are stored (only inside scratch)."""
+    import contextlib
+    from pathlib import Path
+
+    scratch = Path(paths.tmp).resolve()
+    removed = 0
+    for name in uploaded:
+        copy = Path(name).resolve()
+        if copy.is_relative_to(scratch) and copy.is_file():
+            copy.unlink(missing_ok=True)
+            removed += 1
+            with contextlib.suppress(OSError):
+                copy.parent.rmdir()  # Gradio keeps each upload in a folder of its own
+    return removed

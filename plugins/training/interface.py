@@ -36,6 +36,7 @@ class TrainingParams:
         label="Training steps",
         min=1,
         max=100000,
+        range_hint="1,000–2,000 suits most faces.",
     )
     rank: int = _f(
         16,
@@ -44,6 +45,7 @@ class TrainingParams:
         label="LoRA rank",
         min=1,
         max=256,
+        range_hint="16 is a good start for a face.",
     )
     alpha: float = _f(
         16.0,
@@ -60,6 +62,7 @@ class TrainingParams:
         label="Learning rate",
         min=1e-7,
         max=10.0,
+        range_hint="0.0001 suits most faces.",
     )
     optimizer: str = _f(
         "adamw",

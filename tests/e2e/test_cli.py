@@ -57,8 +57,8 @@ def test_bad_generation_input_gets_one_sentence_and_code_5(tmp_path):
     env = child_env(tmp_path)
     cases = {
         ("--prompt", "   "): "Write a prompt first",
-        ("--prompt", "x", "--steps", "0"): "Steps must be at least 1",
-        ("--prompt", "x", "--steps", "5000"): "too many",
+        ("--prompt", "x", "--steps", "0"): "Steps must be a whole number between 1 and 150",
+        ("--prompt", "x", "--steps", "5000"): "between 1 and 150",
         ("--prompt", "x", "--base", "nope"): "There is no base model 'nope'",
         ("--prompt", "x", "--width", "10"): "between 64 and 2048",
         ("--prompt", "x", "--lora", str(tmp_path / "missing.safetensors")): "does not exist",

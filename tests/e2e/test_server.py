@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from isengard.settings import PROJECT_ROOT
@@ -22,9 +23,11 @@ def _get(url: str) -> tuple[int, bytes]:
         return err.code, err.read()
 
 
-def _post(url: str, body: bytes, headers: dict | None = None) -> int:
+def _post(url: str, body: bytes, headers: dict | None = None, *, same_origin: bool = True) -> int:
+    """POST as the studio's own page does: with the Origin of the host it talks to."""
+    origin = {"Origin": "http://" + urllib.parse.urlsplit(url).netloc} if same_origin else {}
     req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **(headers or {})}
+        url, data=body, method="POST", headers={"Content-Type": "application/json", **origin, **(headers or {})}
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:

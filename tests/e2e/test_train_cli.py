@@ -28,7 +28,7 @@ def test_fast_test_training_prints_a_valid_lora(tmp_path):
     result = run_cli(["train", "Cli Trainee", "--base", "flux-dev", "--steps", "40"], env)
     assert result.returncode == 0, result.stderr
     path = result.stdout.strip()
-    assert path.endswith(".safetensors") and "models/loras/character-1" in path
+    assert path.endswith(".safetensors") and "models/loras/cli-trainee-" in path
     info = read_lora_info(path)
     assert info.family == "flux" and info.metadata["isengard_mock"] == "true"
     assert "[succeeded]" in result.stderr and "40/40" in result.stderr
@@ -59,7 +59,7 @@ def test_bad_training_requests_get_one_sentence(tmp_path):
         (["train", "Nobody", "--base", "flux-dev"], 5, "There is no character 'Nobody'"),
         (["train", "No Photos", "--base", "flux-dev"], 5, "has no photos yet"),
         (["train", "Cli Trainee", "--base", "flux-dev", "--preset", "nope"], 5, "There is no preset 'nope'"),
-        (["train", "Cli Trainee", "--base", "flux-dev", "--steps", "0"], 5, "Training steps must be between"),
+        (["train", "Cli Trainee", "--base", "flux-dev", "--steps", "0"], 5, "Training steps must be a whole number between"),
         (["train", "Cli Trainee", "--base", "nothing"], 5, "There is no base model 'nothing'"),
         (["train", "Cli Trainee", "--base", "flux-dev", "--backend", "dora"], 5, "no training backend"),
     ]

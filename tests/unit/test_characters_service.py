@@ -43,8 +43,8 @@ def test_batch_keeps_good_files_and_lists_every_rejection(svc, tmp_path):
     reasons = dict(result.rejected)
     assert set(reasons) == {p.name for p in bad.values()}
     assert "not an image" in reasons["notes.jpg"] and "animated" in reasons["animated.gif"]
-    folder = svc.paths.character_dir(character.id)
-    stored = sorted(p.name for p in folder.iterdir())
+    folder = svc.folder_of(character.id)
+    stored = sorted(p.name for p in folder.iterdir() if p.name != "character.json")
     assert len(stored) == 8  # 4 photos + 4 caption files: nothing partial from the rejected ones
     assert all(len(p.split(".")[0]) == 16 for p in stored)
     for photo in svc.photos(character.id):
@@ -148,7 +148,7 @@ def test_delete_needs_nothing_left_behind(svc, tmp_path):
     plan = svc.delete_plan(character.id)
     assert plan["photos"] == 2 and plan["photo_bytes"] > 0
     svc.delete(character.id)
-    assert not svc.paths.character_dir(character.id).exists()
+    assert not svc.folder_of(character.id).exists()
     assert svc.db.one("SELECT count(*) FROM photos")[0] == 0
     with pytest.raises(InputError):
         svc.get(character.id)

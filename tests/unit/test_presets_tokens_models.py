@@ -57,7 +57,7 @@ def test_every_training_setting_has_a_label_and_plain_help():
 
 def test_bad_training_values_are_refused_with_the_setting_name():
     preset = load_presets()[0]
-    with pytest.raises(InputError, match="Training steps must be between"):
+    with pytest.raises(InputError, match="Training steps must be a whole number between 1 and 100,000"):
         preset.training_params(steps=0)
     with pytest.raises(InputError, match="Optimizer must be one of"):
         preset.training_params(optimizer="sgd")

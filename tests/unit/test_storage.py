@@ -41,9 +41,9 @@ def test_old_database_is_upgraded_with_a_backup(tmp_path):
 def test_corrupt_database_is_a_clear_error(tmp_path):
     path = tmp_path / "bad.db"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(StorageError, match="damaged or is not an Isengard database") as err:
+    with pytest.raises(StorageError, match="database is damaged") as err:
         Database(path)
-    assert "Move it aside" in str(err.value)
+    assert "python -m isengard recover" in str(err.value) and err.value.exit_code == 3
 
 
 def test_newer_schema_is_refused(tmp_path):

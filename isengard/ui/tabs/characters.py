@@ -8,7 +8,13 @@ import gradio as gr
 
 from isengard.characters.naming import CLASS_WORDS
 from isengard.ui.actions import ui_action
-from isengard.ui.character_views import avatar, photo_detail, readiness_card, upload_result
+from isengard.ui.character_views import (
+    avatar,
+    photo_detail,
+    readiness_card,
+    remove_upload_copies,
+    upload_result,
+)
 from isengard.ui.follow import follow, progress_html
 
 CAPTIONER_HELP = (
@@ -208,7 +214,12 @@ def render(ctx) -> list:
         if not paths:
             return
         originals = [p.rsplit("/", 1)[-1] for p in paths]
-        result = svc.add_photos(int(char_id), list(zip([_path(p) for p in paths], originals, strict=True)))
+        try:
+            result = svc.add_photos(
+                int(char_id), list(zip([_path(p) for p in paths], originals, strict=True))
+            )
+        finally:
+            remove_upload_copies(ctx.paths, paths)
         info = upload_result(result.summary(), result.rejected, result.duplicates)
         yield panel(char_id) | lists(int(char_id)) | {upload_info: info, upload: None}
         if result.added:

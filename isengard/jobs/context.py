@@ -1,0 +1,94 @@
+"""What a running job (and through it a plugin) is given: progress, cancel, logging."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from isengard.obs import event
+from isengard.storage.db import dumps
+from plugins.base import Cancelled
+
+if TYPE_CHECKING:
+    from isengard.jobs.records import JobRecord
+    from isengard.jobs.runner import JobRunner
+
+FLUSH_SECONDS = 0.25
+
+
+class JobContext:
+    def __init__(self, runner: JobRunner, job: JobRecord):
+        self.runner = runner
+        self.job_id = job.id
+        self.correlation_id = job.correlation_id
+        self.kind = job.kind
+        self._cancel = threading.Event()
+        self._snapshot: dict[str, Any] = dict(job.progress)
+        self._pending: list[tuple[float, str, dict[str, Any]]] = []
+        self._last_flush = 0.0
+        self._lock = threading.Lock()
+        row = runner.db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
+        self._seq = (row[0] or 0) if row else 0
+
+    # RunContext -------------------------------------------------------------------------------------
+    def progress(self, **fields: Any) -> None:
+        fields = {k: v for k, v in fields.items() if v is not None}
+        important = any(k in fields for k in ("samples", "checkpoint", "message", "phase", "preview"))
+        with self._lock:
+            self._snapshot.update(fields)
+            self._pending.append((time.time(), "progress", fields))
+            due = important or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        if due:
+            self.flush()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("cancelled by the user")
+
+    def log(self, event_name: str, message: str, **context: Any) -> None:
+        event(event_name, message, job_id=self.job_id, **context)
+
+    # runner side ------------------------------------------------------------------------------------
+    def add_event(self, type_: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.append((time.time(), type_, data))
+        self.flush()
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._snapshot)
+
+    def flush(self) -> None:
+        """Write pending events. A failed write keeps them pending and raises: the job then fails."""
+        with self._lock:
+            pending = list(self._pending)
+            snapshot = dict(self._snapshot)
+            self._last_flush = time.monotonic()
+            rows = [
+                (self.job_id, self._seq + i, ts, type_, dumps(data))
+                for i, (ts, type_, data) in enumerate(pending, 1)
+            ]
+        if not rows:
+            return
+        with self.runner.db.transaction() as conn:
+            conn.executemany("INSERT INTO job_events(job_id, seq, ts, type, data) VALUES (?,?,?,?,?)", rows)
+            conn.execute(
+                "UPDATE jobs SET progress=?, updated_at=? WHERE id=?",
+                (dumps(snapshot), time.time(), self.job_id),
+            )
+        with self._lock:
+            self._seq += len(rows)
+            del self._pending[: len(rows)]
+        self.runner._notify()
+
+    def try_flush(self) -> None:
+        """Flush if the database lets us; the job's end is recorded either way."""
+        try:
+            self.flush()
+        except Exception as exc:
+            event("job.flush_failed", f"progress of {self.job_id} not saved: {exc}", level="WARNING")

@@ -1,0 +1,538 @@
+"""The process-wide job runner: thread pools, the machine-wide GPU lock, job records and events in SQLite.
+
+Jobs go `queued → running → succeeded | failed | cancelled | interrupted`. Progress events are persisted
+so a page reload, a second browser or the CLI (another process) can follow any job. Cancel is a flag the
+plugin checks each step; it can also be requested from another process through the database.
+
+The promises: every job ends in a state that tells the truth. An exception anywhere — the handler, the
+runner's own writes (full disk, read-only folder, busy database) — ends the job as `failed` with a plain
+reason; if even that cannot be written, this process keeps the ending and writes it when it can, and
+other processes see the job's heartbeat stop. A job whose owning process died reads as `interrupted` to
+every reader. GPU work takes a slot of the machine-wide GPU lock; CPU work has its own pool and never waits
+behind it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from isengard.errors import InputError, IsengardError, storage_failure_reason
+from isengard.gpu_lock import GpuLock
+from isengard.jobs.context import JobContext
+from isengard.jobs.liveness import (
+    DEAD_OWNER_REASON,
+    HEARTBEAT_SECONDS,
+    heartbeat_stale,
+    owner_state,
+    owner_tag,
+)
+from isengard.jobs.records import ACTIVE, TERMINAL, JobEvent, JobRecord, record_from_row
+from isengard.obs import current_correlation_id, event, use_correlation
+from isengard.storage.db import Database, dumps, loads
+from plugins.base import Cancelled, PluginError
+
+Handler = Callable[[JobContext, dict[str, Any]], dict[str, Any] | None]
+FINISH_RETRIES = 5
+
+
+@dataclass
+class JobKind:
+    name: str
+    handler: Handler
+    uses_gpu: bool | Callable[[dict[str, Any]], bool] = True
+    resumable: bool = False
+
+    def needs_gpu(self, params: dict[str, Any]) -> bool:
+        return bool(self.uses_gpu(params) if callable(self.uses_gpu) else self.uses_gpu)
+
+
+@dataclass
+class _Ending:
+    status: str
+    error: str | None
+    result: dict[str, Any] | None
+    at: float
+
+
+def failure_reason(exc: BaseException) -> str:
+    if isinstance(exc, IsengardError | PluginError):
+        return str(exc)
+    return storage_failure_reason(exc) or f"Unexpected error: {type(exc).__name__}: {exc}"
+
+
+class JobRunner:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        gpu_slots: int = 1,
+        max_workers: int = 4,
+        lock_dir: Path | None = None,
+    ):
+        self.db = db
+        self.gpu_slots = gpu_slots
+        self.gpu_lock = GpuLock(lock_dir or Path(db.path).parent / "locks", gpu_slots)
+        self._gpu_pool = ThreadPoolExecutor(
+            max_workers=max(max_workers, gpu_slots + 1), thread_name_prefix="gpu-job"
+        )
+        self._cpu_pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="cpu-job")
+        self._kinds: dict[str, JobKind] = {}
+        self._contexts: dict[str, JobContext] = {}
+        self._live: set[str] = set()  # queued or running here, heartbeat written for them
+        self._unsaved: dict[str, _Ending] = {}  # endings the database refused; written when it can
+        self._state_lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._owner = owner_tag()
+
+    # set-up -----------------------------------------------------------------------------------------
+    def register(
+        self,
+        kind: str,
+        handler: Handler,
+        *,
+        uses_gpu: bool | Callable[[dict[str, Any]], bool] = True,
+        resumable: bool = False,
+    ) -> None:
+        if kind in self._kinds:
+            raise ValueError(f"job kind {kind!r} is already registered")
+        self._kinds[kind] = JobKind(kind, handler, uses_gpu, resumable)
+
+    def start(self) -> list[str]:
+        """Mark jobs orphaned by a dead process as interrupted; start the heartbeat and cancel watcher."""
+        interrupted = self.recover()
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._watch, name="job-watch", daemon=True)
+            self._watcher.start()
+        return interrupted
+
+    def shutdown(self, *, wait: bool = True, cancel_running: bool = True) -> None:
+        self._stop.set()
+        if cancel_running:
+            for ctx in list(self._contexts.values()):
+                ctx._cancel.set()
+        self._gpu_pool.shutdown(wait=wait, cancel_futures=True)
+        self._cpu_pool.shutdown(wait=wait, cancel_futures=True)
+        self._write_unsaved()
+        with self._state_lock:
+            stranded = [job_id for job_id in self._live if job_id not in self._contexts]
+        for job_id in stranded:  # queued here but never started: the next start may resume them
+            self._finish(job_id, "interrupted", error="Isengard was stopped before this job started.")
+
+    def recover(self) -> list[str]:
+        """Jobs whose owner on this host is gone are marked interrupted in the database."""
+        ids = []
+        for row in self.db.query(
+            "SELECT id, owner, heartbeat_at, updated_at FROM jobs WHERE status IN ('queued','running')"
+        ):
+            if row["owner"] == self._owner or not self._owner_gone(
+                row["owner"], row["heartbeat_at"], row["updated_at"]
+            ):
+                continue
+            if self._mark_dead(row["id"], row["owner"]):
+                ids.append(row["id"])
+        if ids:
+            with use_correlation(None, service="worker"):
+                event("job.recovered", f"{len(ids)} job(s) marked interrupted", jobs=ids)
+        return ids
+
+    def _mark_dead(self, job_id: str, owner: str | None) -> bool:
+        """Record that a dead owner's job was interrupted (only if nobody took it over meanwhile)."""
+        now = time.time()
+        try:
+            with self.db.transaction() as conn:
+                cursor = conn.execute(
+                    "UPDATE jobs SET status='interrupted', error=?, finished_at=?, updated_at=?"
+                    " WHERE id=? AND status IN ('queued','running') AND owner IS ?",
+                    (DEAD_OWNER_REASON, now, now, job_id, owner),
+                )
+                if cursor.rowcount:
+                    self._insert_status(conn, job_id, "interrupted", DEAD_OWNER_REASON, now)
+                return bool(cursor.rowcount)
+        except Exception as exc:  # a reader that cannot write still shows the truth (see _view)
+            event("job.recover_failed", f"could not mark {job_id} interrupted: {exc}", level="WARNING")
+            return False
+
+    # submitting and controlling ---------------------------------------------------------------------
+    def submit(
+        self, kind: str, params: dict[str, Any], *, title: str, correlation_id: str | None = None
+    ) -> str:
+        if kind not in self._kinds:
+            raise ValueError(f"unknown job kind {kind!r}")
+        job_id = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
+        cid = correlation_id or current_correlation_id()
+        now = time.time()
+        self.db.execute(
+            "INSERT INTO jobs(id, kind, title, status, correlation_id, params, progress, owner, created_at,"
+            " updated_at, heartbeat_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (job_id, kind, title, "queued", cid, dumps(params), dumps({}), self._owner, now, now, now),
+        )
+        event("job.queued", f"{title} queued", job_id=job_id, kind=kind)
+        self._enqueue(job_id, self._kinds[kind], params)
+        return job_id
+
+    def _enqueue(self, job_id: str, kind: JobKind, params: dict[str, Any]) -> None:
+        with self._state_lock:
+            self._live.add(job_id)
+        pool = self._gpu_pool if kind.needs_gpu(params) else self._cpu_pool
+        pool.submit(self._run, job_id)
+        self._notify()
+
+    def cancel(self, job_id: str) -> bool:
+        job = self.get(job_id)
+        if job is None:
+            raise InputError(f"There is no job {job_id}.")
+        if job.terminal:
+            return False
+        ctx = self._contexts.get(job_id)
+        if ctx is not None:
+            ctx._cancel.set()  # in memory first: it works even when the database cannot be written
+        event("job.cancel_requested", f"cancel requested for {job.title}", job_id=job_id)
+        if ctx is None and job.owner == self._owner:
+            # queued here and not started yet: it ends now instead of when a worker reaches it
+            self._finish(job_id, "cancelled", error="Cancelled before it started.")
+            return True
+        try:
+            self.db.execute(
+                "UPDATE jobs SET cancel_requested=1, updated_at=? WHERE id=?", (time.time(), job_id)
+            )
+        except Exception as exc:
+            if ctx is None:
+                raise IsengardError(failure_reason(exc)) from None
+            event("job.cancel_unsaved", f"cancel of {job_id} not saved: {exc}", level="WARNING")
+        self._notify()
+        return True
+
+    def resume(self, job_id: str, correlation_id: str | None = None) -> str:
+        job = self.get(job_id)
+        if job is None:
+            raise InputError(f"There is no job {job_id}.")
+        kind = self._kinds.get(job.kind)
+        if kind is None or not kind.resumable:
+            raise InputError(f"{job.title} cannot be resumed; start it again instead.")
+        if job.status not in ("interrupted", "cancelled", "failed"):
+            raise InputError(f"{job.title} is {job.status}; only stopped jobs can be resumed.")
+        params = dict(job.params) | {"resume": True}
+        now = time.time()
+        cursor = self.db.execute(
+            "UPDATE jobs SET status='queued', cancel_requested=0, error=NULL, finished_at=NULL, params=?, owner=?,"
+            " updated_at=?, heartbeat_at=? WHERE id=? AND status=?",
+            (dumps(params), self._owner, now, now, job_id, job.stored_status or job.status),
+        )
+        if not cursor.rowcount:
+            raise InputError(f"{job.title} changed meanwhile (another window resumed it?); look again.")
+        with self._state_lock:
+            self._unsaved.pop(job_id, None)
+        with use_correlation(correlation_id or job.correlation_id):
+            event("job.resumed", f"{job.title} queued to resume", job_id=job_id)
+        self._enqueue(job_id, kind, params)
+        return job_id
+
+    # reading ----------------------------------------------------------------------------------------
+    def get(self, job_id: str) -> JobRecord | None:
+        row = self.db.one("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return self._view(record_from_row(row)) if row else None
+
+    def list(self, *, limit: int = 50, kinds: tuple[str, ...] | None = None) -> list[JobRecord]:
+        if kinds:
+            marks = ",".join("?" * len(kinds))
+            rows = self.db.query(
+                f"SELECT * FROM jobs WHERE kind IN ({marks}) ORDER BY created_at DESC LIMIT ?",
+                (*kinds, limit),
+            )
+        else:
+            rows = self.db.query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
+        return [self._view(record_from_row(r)) for r in rows]
+
+    def _view(self, job: JobRecord) -> JobRecord:
+        """The truth about a job: an ending not yet written here, or a dead owner's job as interrupted."""
+        with self._state_lock:
+            ending = self._unsaved.get(job.id)
+        if ending is not None and job.status in ACTIVE:
+            job.stored_status, job.status, job.error = job.status, ending.status, ending.error
+            job.result, job.finished_at = ending.result or job.result, ending.at
+            return job
+        if job.status not in ACTIVE or job.owner == self._owner:
+            return job
+        if self._owner_gone(job.owner, job.heartbeat_at, job.updated_at):
+            if owner_state(job.owner) == "dead":  # certain: record it, so every reader agrees
+                self._mark_dead(job.id, job.owner)
+            job.stored_status, job.status, job.error = job.status, "interrupted", DEAD_OWNER_REASON
+        return job
+
+    @staticmethod
+    def _owner_gone(owner: str | None, heartbeat_at: float | None, updated_at: float | None) -> bool:
+        state = owner_state(owner)
+        return state == "dead" or (state == "unknown" and heartbeat_stale(heartbeat_at, updated_at))
+
+    def events(self, job_id: str, *, after: int = 0, type_: str | None = None) -> list[JobEvent]:
+        sql = "SELECT * FROM job_events WHERE job_id=? AND seq>?"
+        args: list[Any] = [job_id, after]
+        if type_:
+            sql += " AND type=?"
+            args.append(type_)
+        return [
+            JobEvent(r["job_id"], r["seq"], r["ts"], r["type"], loads(r["data"], {}))
+            for r in self.db.query(sql + " ORDER BY seq", args)
+        ]
+
+    def follow(
+        self, job_id: str, *, poll: float = 0.25, timeout: float | None = None
+    ) -> Iterator[tuple[JobRecord, list[JobEvent]]]:
+        """Yield (record, new events) until the job ends. Works from any process (it reads the database)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        seen = 0
+        while True:
+            job = self.get(job_id)
+            if job is None:
+                raise InputError(f"There is no job {job_id}.")
+            new = self.events(job_id, after=seen)
+            if new:
+                seen = new[-1].seq
+            yield job, new
+            if job.terminal:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            with self._changed:
+                self._changed.wait(poll)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobRecord:
+        last = None
+        for record, _ in self.follow(job_id, timeout=timeout):
+            last = record
+        assert last is not None
+        return last
+
+    def active_for(self, key: str, value: Any, kinds: tuple[str, ...] | None = None) -> list[JobRecord]:
+        """Jobs not yet ended whose params[key] == value (e.g. a character's training)."""
+        rows = self.db.query(
+            "SELECT * FROM jobs WHERE status IN ('queued','running') AND json_extract(params, ?) = ?",
+            (f"$.{key}", value),
+        )
+        jobs = [self._view(record_from_row(r)) for r in rows]
+        return [j for j in jobs if not j.terminal and (kinds is None or j.kind in kinds)]
+
+    # internals --------------------------------------------------------------------------------------
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def _watch(self) -> None:
+        """Cross-process cancels every half second; heartbeats and unsaved endings every few seconds."""
+        last_beat = 0.0
+        while not self._stop.wait(0.5):
+            if self._contexts:
+                self._pick_up_cancels()
+            if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
+                last_beat = time.monotonic()
+                self._heartbeat()
+                self._write_unsaved()
+
+    def _pick_up_cancels(self) -> None:
+        try:
+            rows = self.db.query(
+                "SELECT id FROM jobs WHERE cancel_requested=1 AND status IN ('queued','running')"
+            )
+        except Exception:  # the database is closing or unreadable; the next round tries again
+            return
+        for row in rows:
+            ctx = self._contexts.get(row["id"])
+            if ctx is not None and not ctx._cancel.is_set():
+                ctx._cancel.set()
+
+    def _heartbeat(self) -> None:
+        with self._state_lock:
+            ids = [job_id for job_id in self._live if job_id not in self._unsaved]
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        try:
+            self.db.execute(f"UPDATE jobs SET heartbeat_at=? WHERE id IN ({marks})", (time.time(), *ids))
+        except Exception as exc:
+            event("job.heartbeat_failed", f"heartbeat not written: {exc}", level="WARNING")
+
+    def _write_unsaved(self) -> None:
+        with self._state_lock:
+            pending = dict(self._unsaved)
+        for job_id, ending in pending.items():
+            if self._write_finish(job_id, ending):
+                with self._state_lock:
+                    self._unsaved.pop(job_id, None)
+                event("job.ending_saved", f"the ending of {job_id} is saved now", job_id=job_id)
+
+    def _run(self, job_id: str) -> None:
+        try:
+            job = self.get(job_id)
+            if job is None or job.status != "queued":
+                return
+            with use_correlation(job.correlation_id, service="worker"):
+                self._run_job(job)
+        except Exception as exc:  # the runner's own failure: the job still ends, with the reason
+            event(
+                "job.runner_error",
+                f"the job runner failed on {job_id}: {exc}",
+                level="ERROR",
+                job_id=job_id,
+                traceback=traceback.format_exc()[-4000:],
+            )
+            self._finish(job_id, "failed", error=failure_reason(exc))
+        finally:
+            with self._state_lock:
+                self._live.discard(job_id)
+            self._contexts.pop(job_id, None)
+            self._notify()
+
+    def _run_job(self, job: JobRecord) -> None:
+        kind = self._kinds[job.kind]
+        ctx = JobContext(self, job)
+        self._contexts[job.id] = ctx
+        if job.cancel_requested:
+            ctx._cancel.set()
+        slot = None
+        try:
+            if kind.needs_gpu(job.params):
+                slot = self.gpu_lock.acquire(
+                    {"job_id": job.id, "title": job.title},
+                    should_stop=lambda: ctx.is_cancelled() or self._stop.is_set(),
+                    on_wait=lambda holder: self._waiting(ctx, job, holder),
+                )
+                if slot is None:
+                    self._finish(job.id, "cancelled", error="Cancelled before it started.")
+                    return
+            if ctx.is_cancelled():
+                self._finish(job.id, "cancelled", error="Cancelled before it started.")
+                return
+            self._execute(job, kind, ctx)
+        finally:
+            if slot is not None:
+                self.gpu_lock.release(slot)
+
+    def _waiting(self, ctx: JobContext, job: JobRecord, holder: dict[str, Any] | None) -> None:
+        what = (holder or {}).get("title")
+        message = (
+            f"Waiting for the GPU: {what} is using it"
+            if what
+            else "Waiting for the GPU (another job is using it)"
+        )
+        ctx.progress(message=message)
+        event("job.waiting", f"{job.title} waiting for the GPU lock", job_id=job.id, holder=holder)
+
+    def _execute(self, job: JobRecord, kind: JobKind, ctx: JobContext) -> None:
+        now = time.time()
+        self.db.execute(
+            "UPDATE jobs SET status='running', started_at=coalesce(started_at, ?), attempts=attempts+1,"
+            " owner=?, updated_at=?, heartbeat_at=? WHERE id=?",
+            (now, self._owner, now, now, job.id),
+        )
+        ctx.add_event("status", {"status": "running"})
+        event("job.started", f"{job.title} started", job_id=job.id, kind=job.kind, attempt=job.attempts + 1)
+        started = time.monotonic()
+        try:
+            result = kind.handler(ctx, job.params) or {}
+            ctx.flush()
+        except Cancelled as exc:
+            ctx.try_flush()
+            if self._stop.is_set():  # the studio is shutting down: resumable, not the user's cancel
+                self._finish(
+                    job.id,
+                    "interrupted",
+                    error="Isengard was stopped during this job. Resume it to continue from its last checkpoint.",
+                )
+                event("job.interrupted", f"{job.title} interrupted by shutdown", job_id=job.id)
+            else:
+                self._finish(job.id, "cancelled", error=str(exc) or "Cancelled.")
+                event("job.cancelled", f"{job.title} cancelled", job_id=job.id, detail=str(exc))
+        except (IsengardError, PluginError) as exc:
+            ctx.try_flush()
+            self._finish(job.id, "failed", error=str(exc))
+            event("job.failed", f"{job.title} failed: {exc}", level="WARNING", job_id=job.id)
+        except Exception as exc:
+            ctx.try_flush()
+            self._finish(job.id, "failed", error=failure_reason(exc))
+            event(
+                "job.failed",
+                f"{job.title} failed with an unexpected error",
+                level="ERROR",
+                job_id=job.id,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback=traceback.format_exc()[-4000:],
+            )
+        else:
+            self._finish(job.id, "succeeded", result=result)
+            event(
+                "job.succeeded",
+                f"{job.title} finished in {time.monotonic() - started:.1f}s",
+                job_id=job.id,
+                duration_s=round(time.monotonic() - started, 3),
+            )
+
+    def _finish(
+        self, job_id: str, status: str, *, result: dict | None = None, error: str | None = None
+    ) -> None:
+        """End a job. If the database refuses (full disk, read-only, locked), keep the ending and retry."""
+        ending = _Ending(status, error, result, time.time())
+        with self._state_lock:
+            self._live.discard(job_id)
+        for attempt in range(FINISH_RETRIES):
+            if self._write_finish(job_id, ending):
+                with self._state_lock:
+                    self._unsaved.pop(job_id, None)
+                self._notify()
+                return
+            time.sleep(0.05 * (2**attempt))
+        with self._state_lock:
+            self._unsaved[job_id] = ending
+        event(
+            "job.ending_unsaved",
+            f"{job_id} ended as {status} but the database cannot record it yet; retrying in the background",
+            level="ERROR",
+            job_id=job_id,
+            status=status,
+            error=error,
+        )
+        self._notify()
+
+    def _write_finish(self, job_id: str, ending: _Ending) -> bool:
+        try:
+            with self.db.transaction() as conn:
+                self._insert_status(conn, job_id, ending.status, ending.error, ending.at)
+                conn.execute(
+                    "UPDATE jobs SET status=?, result=coalesce(?, result), error=?, finished_at=?, updated_at=?"
+                    " WHERE id=?",
+                    (
+                        ending.status,
+                        dumps(ending.result) if ending.result is not None else None,
+                        ending.error,
+                        ending.at,
+                        time.time(),
+                        job_id,
+                    ),
+                )
+        except Exception as exc:
+            event("job.finish_write_failed", f"could not record the end of {job_id}: {exc}", level="WARNING")
+            return False
+        ctx = self._contexts.get(job_id)
+        if ctx is not None:
+            ctx._seq += 1
+        return True
+
+    @staticmethod
+    def _insert_status(conn, job_id: str, status: str, error: str | None, at: float) -> None:
+        row = conn.execute("SELECT max(seq) FROM job_events WHERE job_id=?", (job_id,)).fetchone()
+        conn.execute(
+            "INSERT INTO job_events(job_id, seq, ts, type, data) VALUES (?,?,?,?,?)",
+            (job_id, (row[0] or 0) + 1, at, "status", dumps({"status": status, "error": error})),
+        )
+
+
+__all__ = ["ACTIVE", "TERMINAL", "JobRunner", "failure_reason"]
