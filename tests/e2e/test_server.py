@@ -27,7 +27,10 @@ def _post(url: str, body: bytes, headers: dict | None = None, *, same_origin: bo
     """POST as the studio's own page does: with the Origin of the host it talks to."""
     origin = {"Origin": "http://" + urllib.parse.urlsplit(url).netloc} if same_origin else {}
     req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json", **origin, **(headers or {})}
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", **origin, **(headers or {})},
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:

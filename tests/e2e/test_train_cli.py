@@ -59,7 +59,11 @@ def test_bad_training_requests_get_one_sentence(tmp_path):
         (["train", "Nobody", "--base", "flux-dev"], 5, "There is no character 'Nobody'"),
         (["train", "No Photos", "--base", "flux-dev"], 5, "has no photos yet"),
         (["train", "Cli Trainee", "--base", "flux-dev", "--preset", "nope"], 5, "There is no preset 'nope'"),
-        (["train", "Cli Trainee", "--base", "flux-dev", "--steps", "0"], 5, "Training steps must be a whole number between"),
+        (
+            ["train", "Cli Trainee", "--base", "flux-dev", "--steps", "0"],
+            5,
+            "Training steps must be a whole number between",
+        ),
         (["train", "Cli Trainee", "--base", "nothing"], 5, "There is no base model 'nothing'"),
         (["train", "Cli Trainee", "--base", "flux-dev", "--backend", "dora"], 5, "no training backend"),
     ]
