@@ -49,6 +49,10 @@ def list_backups(folder: Path) -> list[Backup]:
 
 def make_backup(db, folder: Path, *, keep: int = KEEP, reason: str = "start") -> Backup | None:
     """Write a new backup and drop the oldest beyond `keep`. A full disk skips it with a warning."""
+    from isengard.storage.db import database_is_empty
+
+    if database_is_empty(db.path):
+        return None  # nothing of the person's yet: such a backup could only hide a useful older one
     folder = Path(folder)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = folder / f"isengard-{stamp}.db"

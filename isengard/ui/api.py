@@ -9,8 +9,23 @@ from typing import Any
 
 import gradio as gr
 
+from isengard import validation
 from isengard.generation.service import GenerateForm
 from isengard.ui.actions import ui_action
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def plain_json(value: Any) -> Any:
+    """JSON a script can read as it is: a dict with a "path" key would look like a file to Gradio, which
+    then turns it into a download (gradio_client fetches every image and LoRA). Paths go under "file"."""
+    if isinstance(value, dict):
+        return {("file" if key == "path" else str(key)): plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_json(item) for item in value]
+    return value
 
 
 def register(ctx) -> None:
@@ -40,14 +55,14 @@ def register(ctx) -> None:
             width=width or None,
             height=height or None,
             steps=steps or None,
-            guidance=None if guidance < 0 else guidance,
+            guidance=None if _is_number(guidance) and guidance < 0 else guidance,
             scheduler=sampler,
             seed=seed,
             count=count,
-            loras=list(loras or []),
+            loras=loras if isinstance(loras, list) else ([] if loras is None else loras),
         )
         job_id, prepared = ctx.generation.submit(form)
-        return {"job_id": job_id, "seed": prepared.form.seed, "notes": prepared.notes}
+        return plain_json({"job_id": job_id, "seed": prepared.form.seed, "notes": prepared.notes})
 
     @ui_action("api.job", quiet=True)
     def job(job_id: str) -> dict[str, Any]:
@@ -55,12 +70,13 @@ def register(ctx) -> None:
         record = runner.get(job_id)
         if record is None:
             raise gr.Error(f"There is no job {job_id}.")
-        return record.to_dict()
+        return plain_json(record.to_dict())
 
     @ui_action("api.jobs", quiet=True)
     def jobs(limit: int = 20) -> list[dict[str, Any]]:
         """The most recent jobs, newest first."""
-        return [r.to_dict() for r in runner.list(limit=max(1, min(limit, 200)))]
+        limit = validation.whole_number("limit", limit, 1, 200)
+        return plain_json([r.to_dict() for r in runner.list(limit=limit)])
 
     @ui_action("api.cancel_job")
     def cancel_job(job_id: str) -> dict[str, Any]:
