@@ -70,9 +70,10 @@ def strip_png_metadata(raw: bytes) -> bytes | None:
     return b"".join(out)
 
 
-def _open(raw: bytes) -> Image.Image:
+def _open(raw: bytes) -> tuple[Image.Image, bytes]:
+    """The opened image and the bytes it was opened from (the PNG without its metadata, when that was too big)."""
     try:
-        return Image.open(io.BytesIO(raw))
+        return Image.open(io.BytesIO(raw)), raw
     except Image.DecompressionBombError as exc:
         match = re.search(r"\((\d+) pixels\)", str(exc))
         size = f"{int(match.group(1)) / 1e6:.0f} megapixels" if match else "enormous"
@@ -80,8 +81,8 @@ def _open(raw: bytes) -> Image.Image:
     except (UnidentifiedImageError, OSError, SyntaxError, struct.error):
         if raw[4:8] == b"ftyp" and raw[8:12] in _HEIF_BRANDS:
             raise InputError(
-                "HEIC/AVIF photos (the iPhone's default) can't be read yet; export it as JPEG "
-                "(on an iPhone: Settings → Camera → Formats → Most Compatible)"
+                "this is a HEIC/AVIF photo (the iPhone's default), which Isengard can't read yet; export it "
+                "as JPEG (on an iPhone: Settings → Camera → Formats → Most Compatible)"
             ) from None
         raise InputError("this is not an image Isengard can read (use JPEG, PNG or WebP)") from None
     except ValueError:  # e.g. a PNG text chunk too large to decompress: read the pixels without it
@@ -91,15 +92,15 @@ def _open(raw: bytes) -> Image.Image:
         return _open(stripped)
 
 
-def _load(image: Image.Image, raw: bytes) -> Image.Image:
+def _load(image: Image.Image, raw: bytes) -> tuple[Image.Image, bytes]:
     try:
         image.load()
-        return image
+        return image, raw
     except ValueError:
         stripped = strip_png_metadata(raw)
         if stripped is not None and stripped != raw:
-            retry = _open(stripped)
-            return _load(retry, stripped)
+            retry, used = _open(stripped)
+            return _load(retry, used)
         raise InputError("the file's extra information is damaged or far too large") from None
     except (OSError, SyntaxError, struct.error):
         raise InputError(
@@ -183,7 +184,7 @@ def check_photo(path: Path, original_name: str | None = None, *, max_mb: int = M
         raise InputError("the file could not be read") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        image = _open(raw)
+        image, used = _open(raw)
         fmt = image.format or "?"
         if fmt != "MPO" and getattr(image, "is_animated", False) and getattr(image, "n_frames", 1) > 1:
             raise InputError(f"animated images ({fmt}) are not supported; use a still photo")
@@ -198,7 +199,7 @@ def check_photo(path: Path, original_name: str | None = None, *, max_mb: int = M
             )
         if fmt == "MPO":
             image.seek(0)  # the primary picture; the others are depth maps, gain maps or previews
-        image = _load(image, raw)
+        image, used = _load(image, used)
     if min(width, height) < MIN_SIDE:
         raise InputError(
             f"the photo is only {width}×{height} pixels; use at least {MIN_SIDE} on the short side"
@@ -210,6 +211,8 @@ def check_photo(path: Path, original_name: str | None = None, *, max_mb: int = M
         pixels = _upright(pixels, orientation)
     if fmt == "MPO":
         changes.insert(0, "the main picture of a multi-picture photo")
+    if used is not raw:
+        changes.append("oversized extra information left out")
     keep_bytes = not rotated and not changes and image.mode == "RGB"
     if keep_bytes:
         data, out_fmt = raw, fmt

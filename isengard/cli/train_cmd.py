@@ -13,11 +13,11 @@ def add_parser(sub) -> None:
     p.add_argument("--base", required=True, help="base model id (see `models list`)")
     p.add_argument("--backend", help="training backend: diffusers, ai-toolkit or mock")
     p.add_argument("--preset", help="training preset id (default: the best fit for this GPU)")
-    p.add_argument("--steps", type=int, help="training steps")
-    p.add_argument("--rank", type=int, help="LoRA rank (alpha is set to the same value)")
-    p.add_argument("--lr", type=float, dest="learning_rate", help="learning rate")
-    p.add_argument("--resolution", type=int, help="training resolution in pixels")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--steps", help="training steps")
+    p.add_argument("--rank", help="LoRA rank (alpha is set to the same value)")
+    p.add_argument("--lr", dest="learning_rate", help="learning rate")
+    p.add_argument("--resolution", help="training resolution in pixels")
+    p.add_argument("--seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -27,7 +27,7 @@ def run(args) -> int:
     try:
         overrides = {k: getattr(args, k) for k in ("steps", "rank", "learning_rate", "resolution", "seed")}
         if args.rank:
-            overrides["alpha"] = float(args.rank)  # alpha follows the rank, the safe default
+            overrides["alpha"] = args.rank  # alpha follows the rank, the safe default
         if not args.preset:
             preset, reason = ctx.training.recommend(args.base)
             if not args.json:
