@@ -273,7 +273,7 @@ class GenerationService:
         if not any(resolved.is_relative_to(Path(root).resolve()) for root in roots):
             raise InputError(
                 f"{path.name} is not one of Isengard's LoRAs.",
-                hint="Import it first (Training tab or `python -m isengard models import-lora`), then use it.",
+                hint="Import it in the Image Gen tab (LoRA file), or pass it to `generate --lora`, which imports it.",
             )
         return resolved
 

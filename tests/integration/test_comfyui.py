@@ -220,12 +220,14 @@ def comfy_ctx(tmp_path, fake):
     ctx.close()
 
 
-def _lora(tmp_path, family="sd15") -> Path:
+def _lora(tmp_path, family="sd15", store: Path | None = None) -> Path:
     from safetensors.torch import save_file
 
     from plugins.training.mock import mock_lora_tensors
 
-    path = tmp_path / f"mine_{family}.safetensors"
+    folder = store or tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"mine_{family}.safetensors"
     save_file(mock_lora_tensors(family, 4, 0), str(path), metadata={"isengard_family": family})
     return path
 
@@ -238,7 +240,7 @@ def test_generate_through_comfyui_with_a_lora_progress_and_chunks(comfy_ctx, fak
     models = {ref.id: ref.family for ref in backend.base_models()}
     assert models["comfyui:checkpoints/juggernautXL_v9.safetensors"] == "sdxl"
     assert models["comfyui:diffusion_models/flux1-dev.safetensors"] == "flux"
-    lora = _lora(tmp_path)
+    lora = _lora(tmp_path, store=ctx.paths.loras / "test")
     job_id, _prepared = ctx.generation.submit(
         GenerateForm(
             prompt="a photo of zxq",
@@ -285,7 +287,9 @@ def test_flux_workflow_through_comfyui(comfy_ctx, fake, tmp_path):
             height=64,
             steps=3,
             seed=1,
-            loras=[{"path": str(_lora(tmp_path, "flux")), "strength": 1.0}],
+            loras=[
+                {"path": str(_lora(tmp_path, "flux", store=comfy_ctx.paths.loras / "test")), "strength": 1.0}
+            ],
         )
     )
     job = comfy_ctx.runner.wait(job_id, timeout=60)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +74,19 @@ def ctx(tmp_path, tiny_models):
     app.close()
 
 
+@pytest.fixture
+def loras(ctx, two_loras) -> dict:
+    """The trained LoRAs copied into this studio's LoRA store (generation reads no file from elsewhere)."""
+    import shutil
+
+    folder = ctx.paths.loras / "test"
+    folder.mkdir(parents=True, exist_ok=True)
+    return {
+        name: shutil.copy(path, folder / Path(path).name.replace(Path(path).stem, name))
+        for name, path in two_loras.items()
+    }
+
+
 def _make(ctx, **kw) -> dict:
     form = GenerateForm(
         **({"prompt": "a photo of zxq", "base_model": "tiny-sd15", "seed": 11, "steps": 4} | kw)
@@ -87,26 +101,26 @@ def _pixels(result: dict, index: int = 0) -> np.ndarray:
     return np.asarray(Image.open(result["images"][index]["path"]).convert("RGB"))
 
 
-def test_lora_changes_the_picture_and_the_same_seed_repeats_it(ctx, two_loras):
+def test_lora_changes_the_picture_and_the_same_seed_repeats_it(ctx, loras):
     plain = _make(ctx)
     again = _make(ctx)
-    with_lora = _make(ctx, loras=[{"path": str(two_loras["red"]), "strength": 1.0}])
+    with_lora = _make(ctx, loras=[{"path": str(loras["red"]), "strength": 1.0}])
     assert np.array_equal(_pixels(plain), _pixels(again))
     assert not np.array_equal(_pixels(plain), _pixels(with_lora))
     other_seed = _make(ctx, seed=12)
     assert not np.array_equal(_pixels(plain), _pixels(other_seed))
 
 
-def test_switching_loras_never_reloads_the_base(ctx, two_loras):
+def test_switching_loras_never_reloads_the_base(ctx, loras):
     backend = ctx.registry.get("image", "diffusers")
-    red = [{"path": str(two_loras["red"]), "strength": 1.0}]
-    blue = [{"path": str(two_loras["blue"]), "strength": 1.0}]
+    red = [{"path": str(loras["red"]), "strength": 1.0}]
+    blue = [{"path": str(loras["blue"]), "strength": 1.0}]
     first_red = _make(ctx, loras=red)
     loads_before = backend.stats["base_loads"]
     first_blue = _make(ctx, loras=blue)
     red_again = _make(ctx, loras=red)
     none = _make(ctx)
-    both = _make(ctx, loras=[*red, {"path": str(two_loras["blue"]), "strength": 0.5}])
+    both = _make(ctx, loras=[*red, {"path": str(loras["blue"]), "strength": 0.5}])
     assert backend.stats["base_loads"] == loads_before  # one base load, whatever the LoRAs
     assert backend.stats["lora_loads"] == 2  # each LoRA file read once
     assert np.array_equal(_pixels(first_red), _pixels(red_again))
@@ -116,10 +130,10 @@ def test_switching_loras_never_reloads_the_base(ctx, two_loras):
     assert np.array_equal(_pixels(none), _pixels(plain_fresh))
 
 
-def test_settings_round_trip_through_the_png(ctx, two_loras):
+def test_settings_round_trip_through_the_png(ctx, loras):
     first = _make(
         ctx,
-        loras=[{"path": str(two_loras["red"]), "strength": 0.8}],
+        loras=[{"path": str(loras["red"]), "strength": 0.8}],
         negative_prompt="blurry",
         scheduler="dpmpp_2m",
         guidance=6.0,
@@ -151,18 +165,24 @@ def test_settings_round_trip_through_the_png(ctx, two_loras):
     assert "<lora:red:0.8>" in text and "Sampler: DPM++ 2M" in text and "Lora hashes:" in text
 
 
-def test_bad_requests_are_explained(ctx, two_loras, tmp_path):
+def test_bad_requests_are_explained(ctx, loras, tmp_path):
     with pytest.raises(InputError, match=r"was trained for FLUX\.1, but the base model is Tiny SD 1\.5"):
         ctx.generation.submit(
             GenerateForm(
-                prompt="x", base_model="tiny-sd15", loras=[{"path": str(two_loras["flux"]), "strength": 1}]
+                prompt="x", base_model="tiny-sd15", loras=[{"path": str(loras["flux"]), "strength": 1}]
             )
         )
-    broken = tmp_path / "broken.safetensors"
+    broken = ctx.paths.loras / "broken.safetensors"
     broken.write_bytes(b"\x00" * 100)
     with pytest.raises(InputError, match=r"not a readable \.safetensors LoRA"):
         ctx.generation.submit(
             GenerateForm(prompt="x", base_model="tiny-sd15", loras=[{"path": str(broken), "strength": 1}])
+        )
+    outside = tmp_path / "elsewhere.safetensors"  # any file on the machine: never read by generation
+    outside.write_bytes(Path(loras["red"]).read_bytes())
+    with pytest.raises(InputError, match="is not one of Isengard's LoRAs"):
+        ctx.generation.submit(
+            GenerateForm(prompt="x", base_model="tiny-sd15", loras=[{"path": str(outside), "strength": 1}])
         )
     long = _make(ctx, prompt=" ".join(["a very detailed photo of zxq in a sunlit garden"] * 12))
     assert any("cut off" in note for note in long["notes"])
