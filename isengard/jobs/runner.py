@@ -331,7 +331,7 @@ class JobRunner:
         """Cross-process cancels every half second; heartbeats and unsaved endings every few seconds."""
         last_beat = 0.0
         while not self._stop.wait(0.5):
-            if self._contexts:
+            if self._live:
                 self._pick_up_cancels()
             if time.monotonic() - last_beat >= HEARTBEAT_SECONDS:
                 last_beat = time.monotonic()
@@ -341,14 +341,17 @@ class JobRunner:
     def _pick_up_cancels(self) -> None:
         try:
             rows = self.db.query(
-                "SELECT id FROM jobs WHERE cancel_requested=1 AND status IN ('queued','running')"
+                "SELECT id FROM jobs WHERE cancel_requested=1 AND status IN ('queued','running') AND owner=?",
+                (self._owner,),
             )
         except Exception:  # the database is closing or unreadable; the next round tries again
             return
         for row in rows:
             ctx = self._contexts.get(row["id"])
-            if ctx is not None and not ctx._cancel.is_set():
+            if ctx is not None:
                 ctx._cancel.set()
+            elif row["id"] in self._live:  # still waiting for a worker: it ends now, not when one is free
+                self._finish(row["id"], "cancelled", error="Cancelled before it started.")
 
     def _heartbeat(self) -> None:
         with self._state_lock:
@@ -429,11 +432,13 @@ class JobRunner:
 
     def _execute(self, job: JobRecord, kind: JobKind, ctx: JobContext) -> None:
         now = time.time()
-        self.db.execute(
+        cursor = self.db.execute(
             "UPDATE jobs SET status='running', started_at=coalesce(started_at, ?), attempts=attempts+1,"
-            " owner=?, updated_at=?, heartbeat_at=? WHERE id=?",
+            " owner=?, updated_at=?, heartbeat_at=? WHERE id=? AND status='queued'",
             (now, self._owner, now, now, job.id),
         )
+        if not cursor.rowcount:  # cancelled while it waited for a worker: it has ended already
+            return
         ctx.add_event("status", {"status": "running"})
         event("job.started", f"{job.title} started", job_id=job.id, kind=job.kind, attempt=job.attempts + 1)
         started = time.monotonic()

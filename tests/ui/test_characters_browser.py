@@ -37,7 +37,7 @@ def test_character_flow(page, studio, tmp_path):
     files = [*photos.good_set(tmp_path / "good")[:3], photos.bad_files(tmp_path / "bad")["text_as_jpg"]]
     page.locator("#char-upload input[type=file]").set_input_files([str(f) for f in files])
     summary = page.locator("#char-upload-summary")
-    expect(summary).to_contain_text("3 photo(s) added")
+    expect(summary).to_contain_text("3 photos added, 1 not added")
     expect(summary).to_contain_text("notes.jpg")
     expect(summary).to_contain_text("not an image")
     page.wait_for_selector("#char-job .isg-progress[data-status=succeeded]", timeout=60_000)
