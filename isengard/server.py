@@ -14,6 +14,7 @@ from typing import Any
 from isengard.errors import PortInUseError
 from isengard.obs import event, use_correlation
 from isengard.obs.context import clean_correlation_id
+from isengard.obs.redact import register_secrets
 from isengard.web_guard import RateLimiter
 
 MAX_CLIENT_LOG_BYTES = 16_384
@@ -64,7 +65,9 @@ def resolve_login(settings) -> Login | None:
         return Login(settings.auth[0], settings.auth[1], generated=False)
     if not settings.login_required:
         return None
-    return Login("isengard", secrets.token_urlsafe(12), generated=True)
+    login = Login("isengard", secrets.token_urlsafe(12), generated=True)
+    register_secrets(login.password)  # shown once on the console; never in a log line, even by accident
+    return login
 
 
 def announce_login(login: Login, settings) -> None:

@@ -138,3 +138,20 @@ def test_ui_actions_are_logged_and_quiet_ones_only_at_debug(tmp_path):
         ("ui.action", "unit.timer"): "DEBUG",
         ("ui.action.done", "unit.timer"): "DEBUG",
     }
+
+
+def test_configured_secrets_are_redacted_literally_whatever_their_shape():
+    from isengard.obs.redact import redact, register_secrets
+
+    register_secrets("plain words as a password!", "tok", None)  # too short values are not registered
+    assert redact("user typed plain words as a password! by mistake") == "user typed *** by mistake"
+    assert redact("a token is fine") == "a token is fine"
+
+
+def test_line_separators_never_split_a_log_record():
+    import json
+
+    from isengard.obs.logsetup import one_json_line
+
+    text = one_json_line({"message": "a\u2028b\u2029c\x85d\x0be\x1cf"})
+    assert len(text.splitlines()) == 1 and json.loads(text)["message"] == "a\u2028b\u2029c\x85d\x0be\x1cf"
