@@ -189,9 +189,11 @@ def test_quick_cpu_work_never_waits_behind_gpu_work(tmp_path):
     runner.register("train", lambda ctx, p: release.wait(30), uses_gpu=True)
     runner.register("check", lambda ctx, p: {"checked": True}, uses_gpu=False)
     trainings = [runner.submit("train", {}, title=f"Train {i}") for i in range(5)]  # one runs, four queue
+    wait_for(lambda: any(runner.get(j).status == "running" for j in trainings))
     check = runner.wait(runner.submit("check", {}, title="Check photos"), timeout=10)
     assert check.status == "succeeded"
-    assert runner.get(trainings[0]).status == "running"
+    statuses = sorted(runner.get(j).status for j in trainings)
+    assert statuses == ["queued"] * 4 + ["running"]  # the GPU work is still where it was
     release.set()
     for job_id in trainings:
         assert runner.wait(job_id, timeout=30).status == "succeeded"
