@@ -8,6 +8,7 @@ job can say what it waits for.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -64,13 +65,12 @@ class GpuLock:
                 handle.close()
                 self._use_fallback(str(exc))
                 return self.try_acquire(holder)
-            try:
+            # a full disk must not stop the lock itself; only the holder's note is lost
+            with contextlib.suppress(OSError):
                 handle.seek(0)
                 handle.truncate()
                 handle.write(json.dumps(holder | {"pid": os.getpid(), "since": time.time()}).encode())
                 handle.flush()
-            except OSError:
-                pass  # a full disk must not stop the lock itself; only the holder's note is lost
             return Slot(index, handle)
         return None
 
