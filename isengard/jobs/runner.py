@@ -264,9 +264,10 @@ class JobRunner:
         if job.status not in ACTIVE or job.owner == self._owner:
             return job
         if self._owner_gone(job.owner, job.heartbeat_at, job.updated_at):
-            if owner_state(job.owner) == "dead":  # certain: record it, so every reader agrees
-                self._mark_dead(job.id, job.owner)
-            job.stored_status, job.status, job.error = job.status, "interrupted", DEAD_OWNER_REASON
+            # a certain death is recorded, so every reader agrees; a silent other host is only shown
+            recorded = owner_state(job.owner) == "dead" and self._mark_dead(job.id, job.owner)
+            job.stored_status = "interrupted" if recorded else job.status
+            job.status, job.error = "interrupted", DEAD_OWNER_REASON
         return job
 
     @staticmethod

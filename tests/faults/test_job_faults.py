@@ -151,6 +151,31 @@ def test_a_job_on_another_host_reads_as_interrupted_once_its_heartbeat_stops(tmp
     runner.db.close()
 
 
+def test_a_dead_local_owner_is_recorded_by_the_first_reader_and_the_job_resumes(tmp_path):
+    import socket
+
+    runner = _runner(tmp_path, tmp_path / "logs")
+    seen = {}
+    runner.register("train", lambda ctx, params: seen.update(params), resumable=True, uses_gpu=False)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    owner = f"{socket.gethostname()}:{dead.stdout.strip()}:1.0"  # a process of this host that has ended
+    now = time.time()
+    runner.db.execute(
+        "INSERT INTO jobs(id, kind, title, status, correlation_id, params, progress, owner, created_at,"
+        " updated_at, heartbeat_at) VALUES ('t1','train','Train Ada','running','c','{}','{}',?,?,?,?)",
+        (owner, now, now, now),
+    )
+    job = runner.get("t1")
+    assert job.status == "interrupted"
+    assert runner.db.one("SELECT status FROM jobs WHERE id='t1'")["status"] == "interrupted"
+    runner.resume("t1")
+    assert runner.wait("t1", timeout=20).status == "succeeded" and seen == {"resume": True}
+    runner.shutdown()
+    runner.db.close()
+
+
 def test_one_gpu_lock_per_machine_across_processes(tmp_path):
     """Another process (a CLI `train`) holds the GPU: the studio's GPU job waits and says who it waits for."""
     locks = tmp_path / "locks"
