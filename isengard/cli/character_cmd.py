@@ -144,7 +144,9 @@ def _add(ctx, ref, files: list[str], *, check: bool, quiet: bool) -> dict:
     if check and result.added:
         out["checks"] = _run_job(ctx, ctx.characters.submit_checks(ref), quiet)
     if files and not result.added and result.rejected and not result.duplicates:
-        out["error"] = "every file was rejected"
+        out["error"] = f"None of the {len(files)} file(s) could be added; the reason for each is listed."
+        out["exit_code"] = InputError.exit_code
+        sys.stderr.write(f"error: {out['error']}\n")  # the sentence on stderr, with --json too
     return out
 
 
@@ -177,7 +179,7 @@ def _dispatch(ctx, args) -> int:
             print_json(out | {"report": _report_dict(ctx, character.id)})
         elif args.photos:
             _print_report(ctx, character.id)
-        return 5 if out.get("error") else 0
+        return out.get("exit_code", 0)
     character = svc.get(args.name)
     if action == "show":
         if args.json:
@@ -192,7 +194,7 @@ def _dispatch(ctx, args) -> int:
             print_json(out | {"report": _report_dict(ctx, character.id)})
         else:
             _print_report(ctx, character.id)
-        return 5 if out.get("error") else 0
+        return out.get("exit_code", 0)
     if action == "caption":
         job_id = svc.submit_captions(
             character.id, captioner=args.captioner, template=args.template, keep_edited=not args.all

@@ -22,6 +22,7 @@ from isengard.cli import (
     serve_cmd,
     train_cmd,
 )
+from isengard.cli.common import print_json
 from isengard.errors import IsengardError
 from isengard.obs import event, use_correlation
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
         except IsengardError as exc:
             _log_failure(args.command, exc, cid)
+            if getattr(args, "json", False):  # scripts read stdout: the same failure, as the JSON object
+                print_json({"error": str(exc), "exit_code": exc.exit_code, "command": args.command})
             sys.stderr.write(f"error: {exc}\n")
             return exc.exit_code
         except KeyboardInterrupt:
