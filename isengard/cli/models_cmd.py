@@ -42,6 +42,29 @@ def add_parser(sub) -> None:
         q.set_defaults(func=run_token)
 
 
+def server_models(ctx) -> list[dict]:
+    """The models an image server offers itself (a ComfyUI server's checkpoints), by the name it shows."""
+    from pathlib import PurePosixPath
+
+    rows = []
+    for plugin in ctx.registry.of_kind("image"):
+        for ref in plugin.base_models() or []:
+            folder, _, name = ref.source.partition("/")
+            rows.append(
+                {
+                    "id": PurePosixPath(ref.source).name,
+                    "label": ref.label or name,
+                    "family": ref.family,
+                    "status": f"on the {plugin.label or plugin.name} ({folder})",
+                    "source": ref.source,
+                    "custom": True,
+                    "backend": plugin.name,
+                    "folder": folder,
+                }
+            )
+    return rows
+
+
 def run(args) -> int:
     ctx = bootstrap(console_level="ERROR")
     try:
@@ -58,6 +81,7 @@ def run(args) -> int:
                 }
                 for m in ctx.catalogue.all()
             ]
+            rows += server_models(ctx)
             if args.json:
                 print_json({"models": rows})
             else:

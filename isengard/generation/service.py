@@ -69,6 +69,14 @@ class PreparedGeneration:
     notes: list[str]
 
 
+def checkpoint_name(model: BaseModel) -> str:
+    """The model's own name for the A1111 `parameters` text: a server's file name (without its extension,
+    as A1111 writes it), never Isengard's internal id."""
+    if model.custom and "/" in str(model.source):
+        return Path(str(model.source)).stem
+    return model.id
+
+
 class GenerationService:
     def __init__(
         self,
@@ -129,7 +137,7 @@ class GenerationService:
             raise NotAvailableError(
                 f"The {backend.label or backend.name} backend is not available: {avail.reason}"
             )
-        model = self.model_for(backend, form.base_model or self.default_base)
+        model = self.model_for(backend, form.base_model or self.default_base_for(backend))
         if backend.families and model.family not in backend.families:
             raise InputError(f"The {backend.name} backend cannot run {model.label} models.")
         steps = (
@@ -201,13 +209,30 @@ class GenerationService:
             notes.append(f"Size {w}×{h} was changed to {sw}×{sh}: this model needs multiples of {factor}.")
         return sw, sh
 
+    def default_base_for(self, backend: ImageBackend) -> str:
+        """The base a request without one gets: a backend with its own models (a ComfyUI server) offers
+        one of them that it can run; otherwise the studio's default."""
+        offered = backend.base_models()
+        if offered is None:
+            return self.default_base
+        runnable = [r for r in offered if not backend.families or r.family in backend.families]
+        if not runnable:
+            have = ", ".join(Path(r.source).name for r in offered) or "no models at all"
+            raise InputError(
+                f"The {backend.label or backend.name} has no model Isengard can run (it has: {have}).",
+                hint="Put an SD 1.5, SDXL or FLUX checkpoint in its models folder, then try again.",
+            )
+        checkpoints = [r for r in runnable if r.source.startswith("checkpoints/")]
+        return (checkpoints or runnable)[0].id
+
     def model_for(self, backend: ImageBackend, model_id: str) -> BaseModel:
-        """A catalogue model, or one the backend offers itself (a ComfyUI server's checkpoints)."""
+        """A catalogue model, or one the backend offers itself (a ComfyUI server's checkpoints), by its id
+        or by the file name the server shows (`my_model.safetensors`)."""
         if model_id in self.catalogue.ids():
             return self.catalogue.get(model_id)
         offered = backend.base_models() or []
         for ref in offered:
-            if ref.id == model_id:
+            if model_id in (ref.id, ref.source, Path(ref.source).name):
                 defaults = FAMILY_DEFAULTS[ref.family]
                 return BaseModel(
                     id=ref.id,
@@ -218,7 +243,8 @@ class GenerationService:
                     custom=True,
                     defaults={"steps": defaults["steps"], "guidance": defaults["guidance"]},
                 )
-        return self.catalogue.get(model_id)  # the catalogue's clear "no such model" error
+        known = [*self.catalogue.ids(), *(Path(r.source).name for r in offered)]
+        raise InputError(f"There is no base model {model_id!r}.", hint=f"Known: {', '.join(known)}.")
 
     def _with_character(
         self, form: GenerateForm, prompt: str, entries: list, model: BaseModel, notes: list[str]
@@ -315,7 +341,7 @@ class GenerationService:
         form = GenerateForm.from_dict(params["form"])
         notes = list(params.get("notes", []))
         backend = self.backend(form.backend)
-        model = self.model_for(backend, form.base_model or self.default_base)
+        model = self.model_for(backend, form.base_model or self.default_base_for(backend))
         ctx.progress(phase="loading", message=f"Preparing {model.label}")
         base_ref: ModelRef = self._resolve_base(model, ctx) if backend.needs_weights else model.ref()
         request = ImageRequest(
@@ -370,7 +396,7 @@ class GenerationService:
                 seed=generated.seed,
                 width=generated.image.width,
                 height=generated.image.height,
-                model=model.id,
+                model=checkpoint_name(model),
                 family=model.family,
                 model_hash=(base_ref.sha256 or "")[:10] or None,
                 loras=loras,

@@ -23,7 +23,7 @@ def test_generate_through_comfyui_from_the_cli(tmp_path):
                 "--backend",
                 "comfyui",
                 "--base",
-                "comfyui:checkpoints/juggernautXL_v9.safetensors",
+                "juggernautXL_v9.safetensors",  # the name ComfyUI shows
                 "--prompt",
                 "a castle",
                 "--steps",
@@ -41,7 +41,7 @@ def test_generate_through_comfyui_from_the_cli(tmp_path):
         assert result.returncode == 0, result.stderr
         image = json.loads(result.stdout)["images"][0]["path"]
         text = read_png_text(image)
-        assert "Model: comfyui:checkpoints/juggernautXL_v9.safetensors" in text["parameters"]
+        assert "Model: juggernautXL_v9," in text["parameters"]  # the checkpoint's own name, not an id
         assert "KSampler" in text["prompt"]
         fake.stop()
         down = run_cli(["generate", "--backend", "comfyui", "--prompt", "x"], env)
