@@ -336,9 +336,19 @@ class LoraTrainer:
             round(p.resolution / self.family.grid(self.loaded)) * self.family.grid(self.loaded),
         )
         guidance = 3.5 if self.family.name == "flux" else 5.0
+        total = len(self.sample_texts)
         try:
             with torch.no_grad():
                 for index, text in enumerate(self.sample_texts):
+                    if self.ctx.is_cancelled():  # honoured between samples; the caller stops the run
+                        break
+                    self.ctx.progress(
+                        phase="sampling",
+                        message=f"Making samples ({index + 1} of {total})",
+                        sample_index=index + 1,
+                        sample_total=total,
+                        sample_step=step,
+                    )
                     image = self.family.sample(
                         self.loaded,
                         text,
@@ -363,13 +373,8 @@ class LoraTrainer:
         try:
             self.setup()
             if p.sample_every and self.start_step == 0:
-                self.ctx.progress(
-                    phase="sampling",
-                    message="Making 'before' samples",
-                    step=0,
-                    total=p.steps,
-                    samples=[str(x) for x in self.sample(0)],
-                )
+                self.ctx.progress(step=0, total=p.steps)
+                self.ctx.progress(phase="sampling", step=0, total=p.steps, samples=[str(x) for x in self.sample(0)])
             self.ctx.progress(phase="training", step=self.start_step, total=p.steps, message="Training")
             for step in range(self.start_step + 1, p.steps + 1):
                 if self.ctx.is_cancelled():
@@ -423,7 +428,11 @@ class LoraTrainer:
             event["checkpoint"] = str(self.save_checkpoint(step))
             self._last_saved = step
         if p.sample_every and (step % p.sample_every == 0 or step == p.steps):
+            self.ctx.progress(**event)  # the step itself first: its loss, speed and time left
+            event = {"phase": "training", "step": step, "total": p.steps, "message": "Training"}
             event["samples"] = [str(x) for x in self.sample(step)]
+            if step == p.steps:
+                event["message"] = "Saving the LoRA"
         self.ctx.progress(**event)
         return loss
 
