@@ -18,7 +18,7 @@ from isengard.tiny.tokenizers import clip_tokenizer, t5_tokenizer
 
 FAMILIES = ("flux", "sdxl", "sd15")
 MARKER = "isengard_tiny.json"
-BUILD_VERSION = 3
+BUILD_VERSION = 4  # 4: CLIP weights keep their text_model. prefix
 RESOLUTION = 64
 T5_MAX_LENGTH = 64
 VAE_STEPS = 300
@@ -52,6 +52,8 @@ def build_tiny_base(family: str, target: Path, *, vae_steps: int = VAE_STEPS, pr
     say(f"Building the tiny {family} model")
     pipe = {"flux": _flux, "sdxl": _sdxl, "sd15": _sd15}[family](vae)
     pipe.save_pretrained(tmp)
+    for folder in ("text_encoder", "text_encoder_2"):
+        clip_keys_for_every_reader(tmp / folder)
     (tmp / MARKER).write_text(
         json.dumps(
             {
@@ -67,6 +69,35 @@ def build_tiny_base(family: str, target: Path, *, vae_steps: int = VAE_STEPS, pr
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     return target
+
+
+def clip_keys_for_every_reader(folder: Path) -> None:
+    """Save CLIP text encoders with the `text_model.` prefix on their weights.
+
+    transformers 5.24 writes CLIP checkpoints without that prefix; older readers (ai-toolkit's transformers
+    5.5, ComfyUI) then find none of the weights and silently use a random text encoder. The prefixed
+    layout is the one every version reads (5.24 maps it back on load).
+    """
+    weights = Path(folder) / "model.safetensors"
+    config = Path(folder) / "config.json"
+    if not weights.exists() or not config.exists():
+        return
+    if "CLIPText" not in " ".join(json.loads(config.read_text()).get("architectures") or []):
+        return
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(weights), framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {
+            (
+                key if key.startswith(("text_model.", "text_projection")) else f"text_model.{key}"
+            ): handle.get_tensor(key)
+            for key in handle.keys()  # noqa: SIM118 - a safetensors handle, not a dict
+        }
+    tmp = weights.with_name(".model.safetensors.tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    tmp.replace(weights)
 
 
 def tiny_info(folder: Path) -> dict:
