@@ -10,6 +10,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from isengard.errors import IsengardError
 from isengard.generation.metadata import settings_from_png
 from isengard.generation.service import GenerateForm
 from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
@@ -410,9 +411,15 @@ def render(ctx) -> list:
     def choose_backend(name, current_base):
         choices = model_choices(ctx, name)
         ids = [value for _, value in choices]
-        return backend_html(ctx, name), gr.update(
-            choices=choices, value=current_base if current_base in ids else (ids[0] if ids else None)
-        )
+        if current_base in ids:
+            chosen = current_base
+        else:
+            try:  # the same choice a script gets: one of the server's own models that it can run
+                chosen = service.default_base_for(service.backend(name))
+            except IsengardError as exc:
+                gr.Warning(str(exc))
+                chosen = None
+        return backend_html(ctx, name), gr.update(choices=choices, value=chosen)
 
     @ui_action("image.model_defaults")
     def model_defaults(model_id, backend_name):
