@@ -374,7 +374,9 @@ class LoraTrainer:
             self.setup()
             if p.sample_every and self.start_step == 0:
                 self.ctx.progress(step=0, total=p.steps)
-                self.ctx.progress(phase="sampling", step=0, total=p.steps, samples=[str(x) for x in self.sample(0)])
+                self.ctx.progress(
+                    phase="sampling", step=0, total=p.steps, samples=[str(x) for x in self.sample(0)]
+                )
             self.ctx.progress(phase="training", step=self.start_step, total=p.steps, message="Training")
             for step in range(self.start_step + 1, p.steps + 1):
                 if self.ctx.is_cancelled():
