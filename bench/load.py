@@ -23,8 +23,6 @@ from pathlib import Path
 import _common
 import psutil
 
-sys.path.insert(0, str(_common.ROOT))
-
 from tests.helpers import child_env, solid_photos
 from tests.server_fixtures import start_studio, stop_studio
 

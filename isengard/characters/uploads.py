@@ -119,13 +119,13 @@ def to_rgb8(image: Image.Image) -> tuple[Image.Image, list[str]]:
     """8-bit sRGB pixels that look like the photo, and what had to change (in words)."""
     done: list[str] = []
     mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I") or mode == "F":
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         import numpy as np
 
         values = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if mode != "F" and values.max(initial=0) > 255 else 255.0
-        if mode == "F":
-            peak = max(1.0, float(values.max(initial=1.0)))
+        high = float(values.max(initial=0.0))
+        # 16-bit photos span 0–65535; a 32-bit or float image is scaled by its own brightest pixel
+        peak = 65535.0 if mode.startswith("I;16") or (mode == "I" and high > 255) else max(255.0, high)
         gray = np.clip(np.round(values * 255.0 / peak), 0, 255).astype(np.uint8)
         image = Image.fromarray(gray, "L")
         done.append("16-bit photo reduced to 8 bits")

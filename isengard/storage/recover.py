@@ -25,9 +25,9 @@ from isengard.errors import InputError, StorageError
 from isengard.obs import event
 from isengard.paths import Paths
 from isengard.storage.db import DamagedDatabaseError, Database, database_is_empty, dumps, recovery_hint
+from isengard.storage.files import file_sha256
 
 PHOTO_EXTS = (".jpg", ".jpeg", ".png", ".webp")
-TRIGGER = re.compile(r"^[a-z][a-z0-9_]{2,31}$")
 
 
 def person_data(paths: Paths) -> dict[str, int]:
@@ -209,21 +209,22 @@ def _read_caption(photo: Path) -> str:
 
 
 def _likely_trigger(captions) -> str | None:
-    """The made-up word most captions share (each caption carries the trigger word)."""
+    """The word most captions share that could be a trigger word, made-up ones first (every caption
+    carries the trigger word; suggested ones end in one of the rare suffixes)."""
+    from isengard.characters.naming import COMMON_WORDS, RARE_SUFFIXES, TRIGGER_RE
+
     words = Counter(
-        w
+        word
         for caption in captions
-        for w in {w.strip(",.;:") for w in caption.lower().split()}
-        if TRIGGER.match(w.strip(",.;:"))
-        and w.strip(",.;:") not in {"photo", "portrait", "person", "woman", "man"}
+        for word in {w.strip(",.;:") for w in caption.lower().split()}
+        if TRIGGER_RE.match(word) and word not in COMMON_WORDS
     )
-    common = [w for w, n in words.most_common() if n == max(words.values())] if words else []
-    rare = [
-        w
-        for w in common
-        if not w.isalpha() or any(s in w for s in ("zx", "xq", "qv", "vk", "kz", "zq", "xv", "qk"))
-    ]
-    return (rare or common or [None])[0]
+    if not words:
+        return None
+    top = max(words.values())
+    common = [w for w, n in words.most_common() if n == top]
+    made_up = [w for w in common if w.endswith(RARE_SUFFIXES) or not w.isalpha()]
+    return (made_up or common)[0]
 
 
 def _insert_photo(db: Database, character_id: int, path: Path, entry: dict[str, Any], caption: str) -> None:
@@ -309,7 +310,7 @@ def _recover_lora(db, paths, report, path, kind, character_id, job_id, by_trigge
             meta.get("isengard_base_model") or meta.get("ss_sd_model_name") or "unknown",
             trigger,
             (meta.get("isengard_backend") or "").split(" ")[0] or None,
-            _sha256(path),
+            file_sha256(path),
             path.stat().st_size,
             dumps({"recovered": True}),
             path.stat().st_mtime,
@@ -319,12 +320,6 @@ def _recover_lora(db, paths, report, path, kind, character_id, job_id, by_trigge
         report.checkpoints += 1
     else:
         report.loras += 1
-
-
-def _sha256(path: Path) -> str:
-    from isengard.storage.files import file_sha256
-
-    return file_sha256(path)
 
 
 # pictures ----------------------------------------------------------------------------------------------
