@@ -1,6 +1,6 @@
-"""Test helper: write a tiny diffusers SD 1.5 pipeline as a single-file checkpoint in the original (ldm)
-layout — what Civitai files look like — so the single-file import can be tested offline. The inverse of
-diffusers' own ldm → diffusers conversion, for the SD 1.5 UNet/VAE/CLIP layout."""
+"""Test helper: write a diffusers SD 1.5 or SDXL pipeline as a single-file checkpoint in the original
+(ldm/sgm) layout — what Civitai files look like — so the single-file import can be tested offline. The
+inverse of diffusers' own ldm → diffusers conversion: UNet, VAE, CLIP and SDXL's OpenCLIP encoder."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ RESNET = {
     "conv_shortcut": "skip_connection",
 }
 VAE_RESNET = {"conv_shortcut": "nin_shortcut"}
+VAE_ATTENTION = {"group_norm": "norm", "to_q": "q", "to_k": "k", "to_v": "v", "to_out.0": "proj_out"}
 
 
 def _unet(state: dict, config: dict) -> dict:
@@ -24,6 +25,8 @@ def _unet(state: dict, config: dict) -> dict:
         ("time_embedding.linear_1.", "time_embed.0."),
         ("time_embedding.linear_2.", "time_embed.2."),
         ("conv_in.", "input_blocks.0.0."),
+        ("add_embedding.linear_1.", "label_emb.0.0."),
+        ("add_embedding.linear_2.", "label_emb.0.2."),
         ("conv_norm_out.", "out.0."),
         ("conv_out.", "out.2."),
         ("mid_block.resnets.0.", "middle_block.0."),
@@ -91,6 +94,11 @@ def _vae(state: dict, config: dict) -> dict:
                         *parts[5:],
                     ]
                 )
+        elif parts[0] in ("encoder", "decoder") and parts[1:3] == ["mid_block", "attentions"]:
+            name = VAE_ATTENTION[".".join(parts[4:-1])]
+            new = ".".join([parts[0], "mid", "attn_1", name, parts[-1]])
+            if value.ndim == 2:  # the ldm VAE's attention uses 1×1 convolutions
+                value = value[:, :, None, None]
         elif parts[0] in ("encoder", "decoder") and parts[1] == "mid_block":
             index = int(parts[3])
             name = VAE_RESNET.get(parts[4], parts[4])
@@ -101,20 +109,62 @@ def _vae(state: dict, config: dict) -> dict:
     return out
 
 
-def export_sd15_single_file(folder: Path, target: Path) -> Path:
-    import json
+OPEN_CLIP = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
 
-    from diffusers import StableDiffusionPipeline
+
+def _clip(state: dict, prefix: str) -> dict:
+    # the ldm layout keeps transformers' `text_model.` prefix
+    return {prefix + (k if k.startswith("text_model.") else "text_model." + k): v for k, v in state.items()}
+
+
+def _open_clip(state: dict, prefix: str) -> dict:
+    """SDXL's second text encoder in OpenCLIP's layout: fused q/k/v, `resblocks`, a transposed projection."""
+    import torch
+
+    state = {k.removeprefix("text_model."): v for k, v in state.items()}
+    out = {
+        "token_embedding.weight": state.pop("embeddings.token_embedding.weight"),
+        "positional_embedding": state.pop("embeddings.position_embedding.weight"),
+        "ln_final.weight": state.pop("final_layer_norm.weight"),
+        "ln_final.bias": state.pop("final_layer_norm.bias"),
+        "text_projection": state.pop("text_projection.weight").T,
+    }
+    layers = {int(k.split(".")[2]) for k in state if k.startswith("encoder.layers.")}
+    for n in sorted(layers):
+        src, dst = f"encoder.layers.{n}.", f"transformer.resblocks.{n}."
+        for part in ("weight", "bias"):
+            out[dst + f"attn.in_proj_{part}"] = torch.cat(
+                [state.pop(src + f"self_attn.{q}_proj.{part}") for q in ("q", "k", "v")]
+            )
+            out[dst + f"attn.out_proj.{part}"] = state.pop(src + f"self_attn.out_proj.{part}")
+            for ours, theirs in OPEN_CLIP.items():
+                out[dst + f"{theirs}.{part}"] = state.pop(src + f"{ours}.{part}")
+    leftover = [k for k in state if not k.endswith("position_ids")]
+    assert not leftover, leftover
+    return {prefix + k: v for k, v in out.items()}
+
+
+def single_file_tensors(pipe) -> dict:
+    """A diffusers SD 1.5 or SDXL pipeline's weights under the original single-file names."""
+    tensors = {}
+    tensors.update(_unet(pipe.unet.state_dict(), dict(pipe.unet.config)))
+    tensors.update(_vae(pipe.vae.state_dict(), dict(pipe.vae.config)))
+    if getattr(pipe, "text_encoder_2", None) is None:
+        tensors.update(_clip(pipe.text_encoder.state_dict(), "cond_stage_model.transformer."))
+    else:
+        tensors.update(_clip(pipe.text_encoder.state_dict(), "conditioner.embedders.0.transformer."))
+        tensors.update(_open_clip(pipe.text_encoder_2.state_dict(), "conditioner.embedders.1.model."))
+    return tensors
+
+
+def export_single_file(pipe, target: Path) -> Path:
     from safetensors.torch import save_file
 
-    pipe = StableDiffusionPipeline.from_pretrained(str(folder))
-    unet_config = json.loads((Path(folder) / "unet" / "config.json").read_text())
-    vae_config = json.loads((Path(folder) / "vae" / "config.json").read_text())
-    tensors = {}
-    tensors.update(_unet(pipe.unet.state_dict(), unet_config))
-    tensors.update(_vae(pipe.vae.state_dict(), vae_config))
-    for key, value in pipe.text_encoder.state_dict().items():
-        key = key if key.startswith("text_model.") else "text_model." + key  # the ldm layout keeps the prefix
-        tensors["cond_stage_model.transformer." + key] = value
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(target))
+    save_file({k: v.contiguous() for k, v in single_file_tensors(pipe).items()}, str(target))
     return target
+
+
+def export_sd15_single_file(folder: Path, target: Path) -> Path:
+    from diffusers import StableDiffusionPipeline
+
+    return export_single_file(StableDiffusionPipeline.from_pretrained(str(folder)), target)

@@ -6,7 +6,7 @@ import getpass
 import sys
 from pathlib import Path
 
-from isengard.cli.common import follow_job, print_json
+from isengard.cli.common import follow_job, info, print_json
 from isengard.context import bootstrap
 from isengard.errors import InputError, JobFailedError
 from isengard.models.tokens import mask
@@ -27,6 +27,11 @@ def add_parser(sub) -> None:
     q.add_argument("--name", help="how it is shown (default: the file name)")
     q.add_argument("--family", choices=["flux", "sdxl", "sd15"], help="skip detection")
     q.add_argument("--config", help="a diffusers folder or repo whose configs describe this checkpoint")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=run)
+    q = msub.add_parser("remove", help="forget a model you imported (asks first; says what it deletes)")
+    q.add_argument("model", help="its id, as `models list` shows it (custom-…)")
+    q.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run)
 
@@ -96,6 +101,8 @@ def run(args) -> int:
                 raise JobFailedError(f"Download {job.status}: {job.error}")
             print_json(job.result) if args.json else print(job.result["path"])
             return 0
+        if action == "remove":
+            return remove(ctx, args)
         model = ctx.models.import_model(
             Path(args.path), name=args.name, family=args.family, config=args.config
         )
@@ -104,6 +111,33 @@ def run(args) -> int:
         return 0
     finally:
         ctx.close()
+
+
+def remove(ctx, args) -> int:
+    model, folders = ctx.models.removal_plan(args.model)
+    loras = ctx.db.one("SELECT COUNT(*) AS n FROM loras WHERE base_model=?", (model.id,))["n"]
+    what = (
+        f"its converted copy ({folder_size(folders[0]) / 1e9:.1f} GB)"
+        if folders
+        else "only its entry (your own folder stays where it is)"
+    )
+    message = f"This removes {model.label} from Isengard and deletes {what}."
+    if loras:
+        message += f" The {loras} LoRA file(s) trained on it are kept, but need it to make pictures."
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise InputError(message, hint="Add --yes to confirm.")
+        if input(f"{message}\nRemove it? [y/N] ").strip().lower() not in ("y", "yes"):
+            info("Not removed.")
+            return 1
+    deleted = ctx.models.remove(model.id)
+    out = {"removed": model.id, "deleted": [str(f) for f in deleted], "loras_kept": loras}
+    print_json(out) if args.json else print(f"Removed {model.label}.")
+    return 0
+
+
+def folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def run_token(args) -> int:

@@ -105,6 +105,9 @@ class Catalogue:
     def add(self, model: BaseModel) -> None:
         self._models[model.id] = model
 
+    def remove(self, model_id: str) -> None:
+        self._models.pop(model_id, None)
+
     def all(self) -> list[BaseModel]:
         return list(self._models.values())
 

@@ -10,7 +10,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from isengard.errors import InputError, NotAvailableError
 from isengard.models.catalogue import BaseModel, Catalogue
@@ -25,18 +24,6 @@ COMPLETE = ".isengard-complete.json"
 # top-level single files duplicate the diffusers folders in FLUX/SDXL repos: skip them
 IGNORE = ["*.ckpt", "*.bin", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.ot", "*.pb", "*.tflite",
           "/*.safetensors", "*.safetensors.index.json.bak"]  # fmt: skip
-
-
-def family_of_checkpoint(keys: list[str]) -> str | None:
-    """A single-file checkpoint's family from its tensor names (ldm/sgm layouts, as on Civitai)."""
-    joined = "\n".join(keys[:5000])
-    if "double_blocks." in joined or "single_blocks." in joined:
-        return "flux"
-    if "conditioner.embedders.1" in joined or "add_embedding" in joined or "label_emb.0" in joined:
-        return "sdxl"
-    if "cond_stage_model.transformer" in joined or "model.diffusion_model.input_blocks" in joined:
-        return "sd15"
-    return None
 
 
 class ModelManager:
@@ -220,47 +207,36 @@ class ModelManager:
     def _convert_single_file(
         self, source: Path, model_id: str, family: str | None, config: str | None, progress
     ) -> tuple[str, Path, str]:
-        from safetensors import safe_open
+        from isengard.models import single_file
 
-        if source.suffix != ".safetensors":
-            raise InputError("Only .safetensors checkpoints can be imported (.ckpt files can run code).")
-        try:
-            with safe_open(str(source), framework="pt") as handle:
-                keys = list(handle.keys())
-        except Exception as exc:
-            raise InputError(f"{source.name} is not a readable .safetensors file ({exc}).") from None
-        detected = family_of_checkpoint(keys)
-        family = family or detected
-        if family not in ("sdxl", "sd15"):
-            raise InputError(
-                "Single-file import supports SDXL and SD 1.5 checkpoints"
-                + (
-                    " (this one looks like FLUX: use its diffusers folder instead)."
-                    if detected == "flux"
-                    else "."
-                )
-            )
-        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-
-        cls = StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
-        default_config = next(
-            m.source for m in self.catalogue.all() if m.family == family and not m.tiny and not m.custom
-        )
+        family, shapes = single_file.checkpoint_family(source, family)
         target = self.paths.base_models / model_id
-        if progress:
-            progress(message=f"Converting {source.name} to a diffusers folder")
-        kwargs: dict[str, Any] = {"config": config or default_config}
-        if family == "sd15":
-            kwargs.update(safety_checker=None, requires_safety_checker=False)
-        try:
-            pipe = cls.from_single_file(str(source), **kwargs)
-        except Exception as exc:
-            raise InputError(f"{source.name} could not be read as a {family} checkpoint ({exc}).") from None
-        tmp = target.with_name(target.name + ".converting")
-        shutil.rmtree(tmp, ignore_errors=True)
-        pipe.save_pretrained(tmp)
-        tmp.rename(target)
+        single_file.convert(source, target, family=family, shapes=shapes, config=config, progress=progress)
         return family, target, file_sha256(source)
+
+    def removal_plan(self, model_id: str) -> tuple[BaseModel, list[Path]]:
+        """What `remove` deletes: the registration, and the converted folder if Isengard made it."""
+        model = self.catalogue.get(model_id)
+        if not model.custom:
+            raise InputError(
+                f"{model.label} is one of Isengard's own models; only imported models can be removed."
+            )
+        row = self.db.one("SELECT source, original FROM base_models WHERE id=?", (model.id,))
+        folder = Path(row["source"]) if row else Path(model.source)
+        owned = folder.parent == self.paths.base_models and folder.exists()
+        return model, [folder] if owned else []
+
+    def remove(self, model_id: str) -> list[Path]:
+        """Forget an imported base; delete the folder Isengard converted (never a folder the user pointed at)."""
+        model, folders = self.removal_plan(model_id)
+        for folder in folders:
+            trash = folder.with_name(folder.name + ".removing")
+            folder.rename(trash)  # one atomic step: a crash leaves no half-deleted model under its name
+            shutil.rmtree(trash, ignore_errors=True)
+        self.db.execute("DELETE FROM base_models WHERE id=?", (model.id,))
+        self.catalogue.remove(model.id)
+        event("model.removed", f"{model.label} removed", model=model.id, deleted=[str(f) for f in folders])
+        return folders
 
     def _load_custom(self) -> None:
         for row in self.db.query("SELECT * FROM base_models ORDER BY created_at"):

@@ -9,7 +9,7 @@ import pytest
 
 from isengard.errors import InputError, NotAvailableError
 from isengard.models.catalogue import load_catalogue
-from isengard.models.manager import family_of_checkpoint
+from isengard.models.single_file import family_of_checkpoint
 from isengard.models.tokens import TokenStore, mask
 from isengard.training.presets import lighter_than, load_presets, recommend
 from plugins.training.interface import TrainingParams
