@@ -8,6 +8,7 @@ import time
 import unicodedata
 import uuid
 from dataclasses import asdict, fields
+from pathlib import Path
 from typing import Any
 
 from isengard.characters.service import CharacterService
@@ -217,7 +218,8 @@ class TrainingService:
                 )
                 raise PluginError(f"{exc}{advice} The last checkpoint is kept.", code="oom") from None
             raise
-        final = self.store.copy_final(result.lora_path, character.id, job["name"])
+        own = Path(result.lora_path).resolve().is_relative_to(Path(request.output_dir).resolve())
+        final = self.store.keep_final(result.lora_path, character.id, job["name"], move=own)
         record = self.store.record(final, kind="final", step=result.steps, metadata=result.metadata, **common)
         for checkpoint in result.checkpoints:
             if checkpoint.exists():
@@ -243,11 +245,19 @@ class TrainingService:
 
     # reading -------------------------------------------------------------------------------------------
     def loss_curve(self, job_id: str) -> list[tuple[int, float]]:
-        return [
-            (e.data["step"], e.data["loss"])
-            for e in self.runner.events(job_id, type_="progress")
-            if "loss" in e.data and "step" in e.data
-        ]
+        """Loss per step of the steps the LoRA really went through: a resume goes back to its checkpoint,
+        so what the stopped attempt trained past that step is dropped (a step reported lower than the
+        points so far marks the rewind)."""
+        points: dict[int, float] = {}
+        for e in self.runner.events(job_id, type_="progress"):
+            step = e.data.get("step")
+            if not isinstance(step, int):
+                continue
+            if points and step < max(points):
+                points = {s: v for s, v in points.items() if s <= step}
+            if "loss" in e.data:
+                points[step] = e.data["loss"]
+        return sorted(points.items())
 
     def samples(self, job_id: str) -> list[tuple[int, str]]:
         out = []

@@ -5,6 +5,8 @@ Final LoRAs are copied to `models/loras/character-<id>/`; checkpoints stay in th
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,11 +217,22 @@ class LoraStore:
             metadata={"original": source.name},
         )
 
-    def copy_final(self, source: Path, character_id: int, name: str) -> Path:
-        """Copy a finished LoRA into the store under a name no other file has or had."""
+    def keep_final(self, source: Path, character_id: int, name: str, *, move: bool) -> Path:
+        """Put a finished LoRA into the store under a name no other file has or had: moved when it is the
+        job's own file (one copy on disk, not two), copied otherwise or across file systems."""
         target = reserve_file(self.character_folder(character_id), name, ".safetensors")
         try:
-            return atomic_copy(source, target)
+            if move:
+                try:
+                    os.replace(source, target)  # the reserved empty file is replaced in one step
+                    return target
+                except OSError as exc:
+                    if exc.errno != errno.EXDEV:
+                        raise
+            atomic_copy(source, target)
+            if move:
+                Path(source).unlink(missing_ok=True)
+            return target
         except BaseException:
             target.unlink(missing_ok=True)
             raise

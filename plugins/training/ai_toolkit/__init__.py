@@ -37,7 +37,7 @@ class AIToolkitTrainer(TrainingBackend):
     version = "1.0.0"
     label = "ai-toolkit (ostris)"
     description = "Trains with your ai-toolkit checkout (AI_TOOLKIT_DIR) in its own Python."
-    families = ("flux", "sdxl")
+    families = ("flux", "sdxl", "sd15")
 
     def __init__(self, settings: PluginSettings, *, stop_grace: float = 60.0):
         self.settings = settings
@@ -131,7 +131,7 @@ class AIToolkitTrainer(TrainingBackend):
             raise PluginError(f"ai-toolkit is not available: {avail.reason}")
         if request.base.family not in self.families:
             raise PluginError(
-                "The ai-toolkit backend trains FLUX and SDXL LoRAs; use the built-in trainer for SD 1.5."
+                f"The ai-toolkit backend does not train {request.base.family} LoRAs; use the built-in trainer."
             )
         run_dir = Path(request.output_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -171,8 +171,12 @@ class AIToolkitTrainer(TrainingBackend):
             pid=process.popen.pid,
             config=str(config),
         )
-        cancelled = self._follow(process, parser, request, ctx, save_root)
-        code = process.wait()
+        launched = time.time()
+        try:
+            cancelled = self._follow(process, parser, request, ctx, save_root, launched)
+            code = process.wait()
+        finally:
+            seconds = _add_training_time(run_dir, time.time() - launched)
         state = parser.state
         final = save_root / f"{request.name}.safetensors"
         checkpoints = sorted(save_root.glob(f"{request.name}_*.safetensors"))
@@ -183,12 +187,10 @@ class AIToolkitTrainer(TrainingBackend):
             final=final.exists(),
             checkpoints=len(checkpoints),
             cancelled=bool(cancelled),
+            seconds=round(seconds, 1),
         )
         if cancelled:
-            kept = (
-                f"checkpoint {checkpoints[-1].name} is kept" if checkpoints else "no checkpoint was saved yet"
-            )
-            raise Cancelled(f"ai-toolkit stopped ({cancelled}); {kept}. Resume continues from it.")
+            raise Cancelled(_stopped_sentence(state.step, checkpoints, request.params.save_every))
         if code != 0 or state.error:
             tail = "\n".join(list(state.stderr_tail)[-8:]) or "\n".join(list(state.stdout_tail)[-8:])
             reason = state.error or f"it exited with code {code}"
@@ -199,7 +201,7 @@ class AIToolkitTrainer(TrainingBackend):
                 "continue from its last checkpoint."
             )
         return TrainingResult(
-            lora_path=self._with_metadata(final, request, version),
+            lora_path=self._with_metadata(final, request, version, seconds),
             steps=request.params.steps,
             checkpoints=checkpoints,
             samples=sorted(p for p in (save_root / "samples").glob("*") if p.is_file()),
@@ -215,26 +217,40 @@ class AIToolkitTrainer(TrainingBackend):
         request: TrainingRequest,
         ctx: RunContext,
         save_root: Path,
+        launched: float,
     ) -> str | None:
-        """Report progress until ai-toolkit exits; stop it on cancel. Returns how it was stopped, if it was."""
+        """Report progress until ai-toolkit exits; stop it on cancel. Returns how it was stopped, if it was.
+        Losses come from loss_log.db, only rows this process wrote (`launched`): a stopped run's rows stay
+        in the file, and replaying them would show steps that are not being trained."""
         seen_samples: set[str] = set()
         seen_checkpoints: set[str] = set()
         last_step = 0
         messages = 0
+        announced = False
         total = request.params.steps
         while process.running():
             if ctx.is_cancelled():
                 ctx.progress(message="Stopping ai-toolkit (it may finish the step it is on)")
-                return process.stop(grace=self.stop_grace)
+                how = process.stop(grace=self.stop_grace)
+                ctx.log("aitoolkit.stopped", f"ai-toolkit stopped with {how}", signal=how)
+                return how
             time.sleep(POLL_SECONDS)
             state = parser.state
-            if state.resumed_from is not None and last_step == 0:
-                last_step = state.resumed_from
-                ctx.progress(step=last_step, total=total, message=f"ai-toolkit resumed from step {last_step}")
+            if state.resumed_from is not None and not announced:
+                announced = True
+                last_step = max(last_step, state.resumed_from)
+                ctx.log(
+                    "aitoolkit.resumed", f"resumed from step {state.resumed_from}", step=state.resumed_from
+                )
+                ctx.progress(
+                    step=state.resumed_from,
+                    total=total,
+                    message=f"ai-toolkit resumed from step {state.resumed_from}",
+                )
             for text in state.messages[messages:]:
                 ctx.progress(message=text)
             messages = len(state.messages)
-            rows = read_losses(save_root / "loss_log.db", last_step)
+            rows = read_losses(save_root / "loss_log.db", last_step, since=launched)
             for step, loss in rows:
                 ctx.progress(
                     phase="training",
@@ -264,8 +280,9 @@ class AIToolkitTrainer(TrainingBackend):
                 ctx.progress(samples=[str(path) for _, path in found], sample_step=max(s for s, _ in found))
         return None
 
-    def _with_metadata(self, final: Path, request: TrainingRequest, version: str) -> Path:
-        """The final LoRA with Isengard's and kohya's metadata added to ai-toolkit's own."""
+    def _with_metadata(self, final: Path, request: TrainingRequest, version: str, seconds: float) -> Path:
+        """ai-toolkit's final LoRA with Isengard's and kohya's metadata added to its own, rewritten in place
+        (atomically) so the store keeps one copy."""
         from safetensors import safe_open
         from safetensors.numpy import save_file
 
@@ -284,7 +301,7 @@ class AIToolkitTrainer(TrainingBackend):
                 alpha=p.alpha,
                 resolution=p.resolution,
                 dataset_size=len(request.dataset),
-                training_seconds=0.0,
+                training_seconds=round(seconds, 1),
                 learning_rate=p.learning_rate,
                 optimizer=p.optimizer,
                 backend=self.name,
@@ -292,9 +309,44 @@ class AIToolkitTrainer(TrainingBackend):
                 name=request.name,
             )
         )
-        target = final.with_name(f"{request.name}.isengard.safetensors")
-        save_file(tensors, str(target), metadata=metadata)
-        return target
+        partial = final.with_name(f".{final.name}.partial")
+        try:
+            save_file(tensors, str(partial), metadata=metadata)
+            os.replace(partial, final)
+        finally:
+            partial.unlink(missing_ok=True)
+        return final
+
+
+def _add_training_time(run_dir: Path, seconds: float) -> float:
+    """ai-toolkit's running time for this job, summed over its attempts (a resumed job counts both)."""
+    import json
+
+    record = run_dir / "isengard-time.json"
+    try:
+        total = float(json.loads(record.read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        total = 0.0
+    total += max(0.0, seconds)
+    partial = record.with_name(record.name + ".partial")
+    try:
+        partial.write_text(json.dumps({"seconds": round(total, 3)}))
+        os.replace(partial, record)
+    except OSError:  # a full disk must not hide the job's own outcome; the time is then this attempt's
+        partial.unlink(missing_ok=True)
+    return total
+
+
+def _stopped_sentence(step: int | None, checkpoints: list[Path], save_every: int) -> str:
+    at = f" at step {step}" if step else ""
+    if checkpoints:
+        kept = checkpoints[-1].stem.rsplit("_", 1)[-1].lstrip("0") or "0"
+        return f"Stopped{at}. The checkpoint from step {kept} is kept: Resume continues from it."
+    first = f" (step {save_every})" if save_every else ""
+    return (
+        f"Stopped{at}, before the first checkpoint{first}, so nothing was kept: Resume starts over from "
+        "the beginning."
+    )
 
 
 def _cuda_available() -> bool:

@@ -2,7 +2,8 @@
 
 ai-toolkit silently ignores keys it does not know (a typo such as `stpes` trains with the default), so
 every key written here must be in SCHEMA — the documented schema (toolkit/config_modules.py, the example
-configs and the UI's default job, ai-toolkit commit 27a03a9).
+configs and the UI's default job, ai-toolkit commit 27a03a9), less the keys its trainer never reads
+(`process.device`: accelerate picks the device; CPU is forced with `CUDA_VISIBLE_DEVICES=`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ SCHEMA: dict[str, Any] = {
             {
                 "type": ANY,
                 "training_folder": ANY,
-                "device": ANY,
                 "trigger_word": ANY,
                 "performance_log_every": ANY,
                 "network": {
@@ -115,6 +115,8 @@ SCHEMA: dict[str, Any] = {
     "meta": {"name": ANY, "version": ANY},
 }
 OPTIMIZERS = {"adamw": "adamw", "adamw8bit": "adamw8bit", "prodigy": "prodigy"}
+ARCH = {"sdxl": "sdxl", "sd15": "sd1"}  # ai-toolkit's `model.arch` names
+GUIDANCE = {"flux": 4, "sdxl": 6, "sd15": 7}
 
 
 def unknown_keys(config: Any, schema: Any = SCHEMA, path: str = "") -> list[str]:
@@ -148,7 +150,7 @@ def resolutions(resolution: int, buckets: bool) -> list[int]:
 
 
 def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: bool) -> dict[str, Any]:
-    """The job file for a FLUX or SDXL LoRA (see ai-toolkit's config/examples/train_lora_flux_24gb.yaml)."""
+    """The job file for a FLUX, SDXL or SD 1.5 LoRA (see ai-toolkit's config/examples/train_lora_flux_24gb.yaml)."""
     p = request.params
     flux = request.base.family == "flux"
     trigger = request.trigger_word
@@ -181,7 +183,7 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
     if flux:
         model["is_flux"] = True
     else:
-        model.update(arch="sdxl", quantize_te=False)
+        model.update(arch=ARCH[request.base.family], quantize_te=False)
     prompts = [
         prompt.replace(trigger, "[trigger]")
         for prompt in (request.sample_prompts or [f"a photo of {trigger}"])
@@ -189,7 +191,6 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
     process = {
         "type": "sd_trainer",
         "training_folder": str(training_folder),
-        "device": "cuda:0" if cuda else "cpu",
         "trigger_word": trigger,
         "network": network,
         "save": {
@@ -220,7 +221,7 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
             "neg": "",
             "seed": p.seed,
             "walk_seed": True,
-            "guidance_scale": 4 if flux else 6,
+            "guidance_scale": GUIDANCE[request.base.family],
             "sample_steps": p.sample_steps,
         },
         "logging": {"log_every": 1, "use_ui_logger": True},

@@ -108,16 +108,19 @@ class OutputParser:
                 self.state.stderr_tail.append(text)
 
 
-def read_losses(db: Path, after_step: int = 0) -> list[tuple[int, float]]:
-    """(step, loss) rows of loss_log.db after `after_step`, read-only (the trainer keeps writing)."""
+def read_losses(db: Path, after_step: int = 0, since: float = 0.0) -> list[tuple[int, float]]:
+    """(step, loss) rows of loss_log.db after `after_step`, logged at or after `since` (epoch seconds), read
+    only (the trainer keeps writing). `since` leaves out what an earlier, stopped run left in the file:
+    ai-toolkit keeps those rows (and drops the ones past its checkpoint only once it has resumed)."""
     if not db.exists():
         return []
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1.0)
         try:
             rows = conn.execute(
-                "SELECT step, value_real FROM metrics WHERE key='loss/loss' AND step>? ORDER BY step",
-                (after_step,),
+                "SELECT m.step, m.value_real FROM metrics m JOIN steps s ON s.step = m.step "
+                "WHERE m.key='loss/loss' AND m.step>? AND s.wall_time>=? ORDER BY m.step",
+                (after_step, since),
             ).fetchall()
         finally:
             conn.close()
