@@ -69,6 +69,8 @@ def plugin_settings(settings: Settings, paths: Paths) -> PluginSettings:
         ai_toolkit_python=settings.ai_toolkit_python,
         hf_token=settings.hf_token,
         workflows_dir=PROJECT_ROOT / "workflows",
+        gpu_name=detect_device().name if detect_device().kind == "cuda" else None,
+        gpu_vram_gb=detect_device().vram_gb if detect_device().kind == "cuda" else None,
         extra={"caption_model": settings.caption_model} if settings.caption_model else {},
     )
 

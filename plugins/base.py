@@ -40,6 +40,8 @@ class PluginSettings:
     ai_toolkit_python: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
     workflows_dir: Path | None = None  # the ComfyUI templates that ship with Isengard
+    gpu_name: str | None = None  # the CUDA GPU the studio found (without importing torch), None on CPU
+    gpu_vram_gb: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,12 +124,6 @@ def missing_packages(*names: str) -> list[str]:
     import importlib.util
 
     return [name for name in names if importlib.util.find_spec(name) is None]
-
-
-def cuda_device_name() -> str | None:
-    import torch
-
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 class DuplicatePluginError(ValueError):

@@ -14,7 +14,6 @@ from plugins.base import (
     Cancelled,
     PluginSettings,
     RunContext,
-    cuda_device_name,
     missing_packages,
 )
 from plugins.image.diffusers_backend.cache import PipelineCache, apply_loras
@@ -50,12 +49,11 @@ DEFAULT_NAMES = {
 PREVIEW_SECONDS = 0.4
 
 
-def _memory_budget() -> int:
+def _memory_budget(settings: PluginSettings) -> int:
     import psutil
-    import torch
 
-    if torch.cuda.is_available():
-        return int(torch.cuda.get_device_properties(0).total_memory * 0.85)
+    if settings.gpu_name and settings.gpu_vram_gb:
+        return int(settings.gpu_vram_gb * 1024**3 * 0.85)
     return int(psutil.virtual_memory().total * 0.5)
 
 
@@ -68,7 +66,7 @@ class DiffusersImageBackend(ImageBackend):
 
     def __init__(self, settings: PluginSettings, budget_bytes: int | None = None):
         self.settings = settings
-        self.cache = PipelineCache(budget_bytes if budget_bytes is not None else _memory_budget())
+        self.cache = PipelineCache(budget_bytes if budget_bytes is not None else _memory_budget(settings))
         self.previewer = LatentPreviewer()
         self._lock = threading.Lock()
 
@@ -84,7 +82,7 @@ class DiffusersImageBackend(ImageBackend):
             return Availability.no(
                 "fast-test mode draws placeholders; set ISENGARD_MODE=production for real images"
             )
-        gpu = cuda_device_name()
+        gpu = self.settings.gpu_name
         if gpu:
             return Availability.yes(f"ready on {gpu}")
         return Availability.yes("ready on the CPU (only the tiny test models are practical here)")

@@ -135,7 +135,7 @@ class AIToolkitTrainer(TrainingBackend):
             )
         run_dir = Path(request.output_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        cuda = _cuda_available()
+        cuda = self.settings.gpu_name is not None
         version = self.toolkit_version()
         ctx.log("aitoolkit.start", f"ai-toolkit {version}", version=version, resume=request.resume)
         self.export_dataset(request, run_dir / "dataset")
@@ -347,12 +347,3 @@ def _stopped_sentence(step: int | None, checkpoints: list[Path], save_every: int
         f"Stopped{at}, before the first checkpoint{first}, so nothing was kept: Resume starts over from "
         "the beginning."
     )
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return torch.cuda.is_available()
-    except ImportError:  # pragma: no cover
-        return False

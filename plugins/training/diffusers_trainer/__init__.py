@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.base import Availability, PluginSettings, RunContext, cuda_device_name, missing_packages
+from plugins.base import Availability, PluginSettings, RunContext, missing_packages
 from plugins.training.interface import TrainingBackend, TrainingRequest, TrainingResult
 
 
@@ -22,7 +22,7 @@ class DiffusersTrainer(TrainingBackend):
             return Availability.no(f"a training library is missing ({', '.join(missing)})")
         if self.settings.mode == "fast-test":
             return Availability.no("fast-test mode simulates training; set ISENGARD_MODE=production to train")
-        gpu = cuda_device_name()
+        gpu = self.settings.gpu_name
         if gpu:
             return Availability.yes(f"ready on {gpu}")
         return Availability.yes("ready on the CPU (only the tiny test models are practical here)")
