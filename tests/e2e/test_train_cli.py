@@ -34,6 +34,26 @@ def test_fast_test_training_prints_a_valid_lora(tmp_path):
     assert "[succeeded]" in result.stderr and "40/40" in result.stderr
 
 
+def test_train_takes_the_sample_and_checkpoint_intervals_and_the_conv_switch(tmp_path):
+    env = child_env(tmp_path)
+    _make_character(env, tmp_path)
+    args = ["train", "Cli Trainee", "--base", "sdxl-base", "--steps", "12", "--json"]
+    result = run_cli([*args, "--save-every", "4", "--sample-every", "0", "--conv"], env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads(run_cli(["jobs", "show", json.loads(result.stdout)["job_id"], "--json"], env).stdout)[
+        "job"
+    ]
+    params = job["params"]["params"]
+    assert (params["save_every"], params["sample_every"], params["train_conv"]) == (4, 0, True)
+    assert len(json.loads(result.stdout)["checkpoints"]) == 2  # steps 4 and 8; 12 is the final LoRA
+    off = run_cli([*args, "--no-conv"], env)
+    job = json.loads(run_cli(["jobs", "show", json.loads(off.stdout)["job_id"], "--json"], env).stdout)["job"]
+    assert job["params"]["params"]["train_conv"] is False
+    bad = run_cli([*args, "--save-every", "-3"], env)
+    assert bad.returncode == 5 and "Checkpoint every must be a whole number between 1" in bad.stderr
+    assert "--sample-every" in run_cli(["train", "--help"], env).stdout
+
+
 @pytest.mark.slow
 def test_production_training_on_a_tiny_model(tmp_path, tiny_models):
     env = child_env(tmp_path, ISENGARD_MODE="production")
