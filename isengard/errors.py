@@ -63,6 +63,11 @@ def storage_failure_reason(exc: BaseException) -> str | None:
             "Isengard can no longer write to its data folder (it became read-only or its permissions "
             "changed). Make it writable again, then resume or retry."
         )
+    if code in (errno.ENOTDIR, errno.EISDIR):
+        return (
+            "Isengard could not save its work: something in its data folder is a file where a folder "
+            "should be (or the other way round). The log names it; move it aside, then resume or retry."
+        )
     if isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return "The database stayed busy for too long (another program is holding it). Try again in a moment."
     if isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):

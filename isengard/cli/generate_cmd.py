@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from isengard.cli.common import follow_job, info, print_json
+from isengard.cli.remote import Studio, add_server_argument, finished, server_url
 from isengard.context import bootstrap
-from isengard.errors import JobFailedError
+from isengard.errors import InputError, JobFailedError
 from isengard.generation.service import GenerateForm
 
 
@@ -25,6 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--height")
     p.add_argument("--count", default=1, help="number of images")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_server_argument(p)
     p.set_defaults(func=run)
 
 
@@ -43,7 +45,51 @@ def _in_store(ctx, path: str) -> str:
     return str(record.path)
 
 
+def run_on_server(args, url: str) -> int:
+    """The same request through the studio's API; LoRAs must then be ones the studio has."""
+    studio = Studio(url)
+    if len(args.lora) > 1:
+        raise InputError("With --server, pass one --lora at a time (or use --character).")
+    queued = studio.call(
+        "generate",
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        base_model=args.base or "",
+        backend=args.backend or "",
+        # values go as typed: the studio checks them and answers with the field's sentence
+        width=args.width or 0,
+        height=args.height or 0,
+        steps=args.steps or 0,
+        guidance=args.guidance if args.guidance not in (None, "") else -1.0,
+        sampler=args.sampler,
+        seed=args.seed,
+        count=args.count,
+        loras=[{"path": path, "strength": args.strength} for path in args.lora],
+        character=args.character or "",
+    )
+    for note in queued.get("notes", []):
+        info(f"note: {note}")
+    result = finished(studio.follow(queued["job_id"], quiet=args.json), "Generation")
+    print_result(args, queued["job_id"], result, queued.get("notes", []))
+    return 0
+
+
+def print_result(args, job_id: str, result: dict, shown_notes: list[str]) -> None:
+    if args.json:
+        print_json({"job_id": job_id, **result})
+        return
+    for note in result.get("notes", []):
+        if note not in shown_notes:
+            info(f"note: {note}")
+    for image in result.get("images", []):
+        print(image["path"])
+    info(f"seed(s): {', '.join(str(i['seed']) for i in result.get('images', []))}")
+
+
 def run(args) -> int:
+    url = server_url(args)
+    if url:
+        return run_on_server(args, url)
     ctx = bootstrap(console_level="ERROR")
     try:
         form = GenerateForm(
@@ -67,16 +113,7 @@ def run(args) -> int:
         job = follow_job(ctx.runner, job_id, quiet=args.json)
         if job.status != "succeeded":
             raise JobFailedError(f"Generation {job.status}: {job.error or 'no details'}")
-        result = job.result or {}
-        if args.json:
-            print_json({"job_id": job_id, **result})
-        else:
-            for note in result.get("notes", []):
-                if note not in prepared.notes:
-                    info(f"note: {note}")
-            for image in result.get("images", []):
-                print(image["path"])
-            info(f"seed(s): {', '.join(str(i['seed']) for i in result.get('images', []))}")
+        print_result(args, job_id, job.result or {}, prepared.notes)
         return 0
     finally:
         ctx.close()

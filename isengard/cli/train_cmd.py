@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from isengard.cli.common import follow_job, info, print_json
+from isengard.cli.remote import Studio, add_server_argument, finished, server_url
 from isengard.context import bootstrap
 from isengard.errors import JobFailedError
 
@@ -30,25 +31,54 @@ def add_parser(sub) -> None:
         help="also train the convolution layers (SD 1.5/SDXL): more style, each step ~1.3× slower",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_server_argument(p)
     p.set_defaults(func=run)
 
 
+SETTINGS = (
+    "steps",
+    "rank",
+    "learning_rate",
+    "resolution",
+    "seed",
+    "sample_every",
+    "save_every",
+    "train_conv",
+)
+
+
+def overrides_of(args) -> dict:
+    overrides = {k: getattr(args, k) for k in SETTINGS}
+    if args.rank:
+        overrides["alpha"] = args.rank  # alpha follows the rank, the safe default
+    return overrides
+
+
+def run_on_server(args, url: str) -> int:
+    studio = Studio(url)
+    settings = {k: v for k, v in overrides_of(args).items() if v is not None}
+    queued = studio.call(
+        "train",
+        character=args.character,
+        base_model=args.base,
+        backend=args.backend or "",
+        preset=args.preset or "",
+        settings=settings,
+    )
+    if not args.json:
+        info(f"queued in the studio at {url} (preset {queued['preset']})")
+    result = finished(studio.follow(queued["job_id"], quiet=args.json), "Training", with_id=True)
+    print_json({"job_id": queued["job_id"], **result}) if args.json else print(result["lora_path"])
+    return 0
+
+
 def run(args) -> int:
+    url = server_url(args)
+    if url:
+        return run_on_server(args, url)
     ctx = bootstrap(console_level="ERROR")
     try:
-        names = (
-            "steps",
-            "rank",
-            "learning_rate",
-            "resolution",
-            "seed",
-            "sample_every",
-            "save_every",
-            "train_conv",
-        )
-        overrides = {k: getattr(args, k) for k in names}
-        if args.rank:
-            overrides["alpha"] = args.rank  # alpha follows the rank, the safe default
+        overrides = overrides_of(args)
         if not args.preset:
             preset, reason = ctx.training.recommend(args.base)
             if not args.json:

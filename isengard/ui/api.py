@@ -12,6 +12,7 @@ import gradio as gr
 from isengard import validation
 from isengard.generation.service import GenerateForm
 from isengard.ui.actions import ui_action
+from isengard.ui.api_loop import register_loop
 
 
 def _is_number(value: Any) -> bool:
@@ -45,8 +46,10 @@ def register(ctx) -> None:
         seed: int = -1,
         count: int = 1,
         loras: list[dict[str, Any]] | None = None,
+        character: str = "",
     ) -> dict[str, Any]:
-        """Queue an image generation; returns its job id (follow it with /job)."""
+        """Queue an image generation; returns its job id (follow it with /job). `character` (a name) brings
+        its trigger word and its newest LoRA unless `loras` are given."""
         form = GenerateForm(
             prompt=prompt,
             negative_prompt=negative_prompt,
@@ -60,6 +63,7 @@ def register(ctx) -> None:
             seed=seed,
             count=count,
             loras=loras if isinstance(loras, list) else ([] if loras is None else loras),
+            character_id=ctx.characters.get(character).id if character else None,
         )
         job_id, prepared = ctx.generation.submit(form)
         return plain_json({"job_id": job_id, "seed": prepared.form.seed, "notes": prepared.notes})
@@ -94,3 +98,4 @@ def register(ctx) -> None:
     gr.api(jobs, api_name="jobs", concurrency_limit=None)
     gr.api(cancel_job, api_name="cancel_job", concurrency_limit=None)
     gr.api(resume_job, api_name="resume_job")
+    register_loop(ctx, plain_json)

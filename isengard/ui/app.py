@@ -24,13 +24,13 @@ def create_blocks(ctx):
     from isengard.ui.tabs import characters, image_gen, training, video
 
     with gr.Blocks(title="Isengard", analytics_enabled=False, fill_width=True) as blocks:
+        api.register(ctx)  # first: the public endpoints keep their names (the tabs' private events get "_1")
         header.render(ctx)
         load_hooks = []
         with gr.Tabs(elem_id="isg-tabs"):
             for tab in (characters, training, image_gen, video):
                 load_hooks += tab.render(ctx) or []
         jobs_panel.render(ctx)
-        api.register(ctx)
         for fn, inputs, outputs in load_hooks:  # fresh data for every page (re)load
             blocks.load(fn, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")
     return blocks
