@@ -204,3 +204,36 @@ class ModelRef:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"unknown model family {self.family!r}; expected one of {FAMILIES}")
+
+
+def pipeline_bytes(pipe) -> int:
+    """Memory a loaded diffusers pipeline's weights take (for the warm caches' budgets)."""
+    total = 0
+    for component in pipe.components.values():
+        if hasattr(component, "parameters"):
+            total += sum(p.numel() * p.element_size() for p in component.parameters())
+    return total
+
+
+class WarmMemory:
+    """The warm caches of one process (the image backend's pipelines, the trainer's kept base). Before a
+    plugin loads a base it has not got, `make_room(owner)` asks every other cache to let go of what it
+    keeps, so a training and a generation never hold two copies of a large model at once."""
+
+    def __init__(self) -> None:
+        self._caches: list[Any] = []
+        self._lock = threading.Lock()
+
+    def register(self, cache) -> None:
+        with self._lock:
+            if cache not in self._caches:
+                self._caches.append(cache)
+
+    def make_room(self, owner) -> None:
+        with self._lock:
+            others = [c for c in self._caches if c is not owner]
+        for cache in others:
+            cache.release()
+
+
+warm_memory = WarmMemory()

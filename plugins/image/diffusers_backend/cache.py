@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugins.base import pipeline_bytes, warm_memory
+
 MAX_ADAPTERS = 6  # LoRAs kept loaded per pipeline for instant switching
 
 
@@ -23,26 +25,20 @@ class Entry:
     scheduler_config: dict = field(default_factory=dict)
 
 
-def pipeline_bytes(pipe) -> int:
-    total = 0
-    for component in pipe.components.values():
-        if hasattr(component, "parameters"):
-            total += sum(p.numel() * p.element_size() for p in component.parameters())
-    return total
-
-
 class PipelineCache:
     def __init__(self, budget_bytes: int):
         self.budget = budget_bytes
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = {"base_loads": 0, "evictions": 0, "lora_loads": 0, "lora_switches": 0}
+        warm_memory.register(self)
 
     def get(self, key: tuple, family: str, load) -> Entry:
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
+        warm_memory.make_room(self)  # a base the trainer keeps warm goes first: never two at once
         pipe = load()
         entry = Entry(key, pipe, family, pipeline_bytes(pipe), scheduler_config=dict(pipe.scheduler.config))
         with self._lock:
@@ -57,6 +53,10 @@ class PipelineCache:
     def loaded(self) -> list[tuple]:
         with self._lock:
             return list(self._entries)
+
+    def release(self) -> None:
+        """Another cache needs the memory (see plugins.base.WarmMemory)."""
+        self.clear()
 
     def clear(self) -> None:
         with self._lock:

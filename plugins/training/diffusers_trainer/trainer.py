@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plugins.base import Cancelled, PluginError, RunContext
+from plugins.base import Cancelled, PluginError, RunContext, warm_memory
 from plugins.lora_format import training_metadata
-from plugins.training.diffusers_trainer.data import prepare
 from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
 from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
+from plugins.training.diffusers_trainer.warm import WarmCache
+from plugins.training.diffusers_trainer.warm_setup import WarmSetupMixin
 from plugins.training.interface import TrainingRequest, TrainingResult
 
 SPEED_WINDOW = 20  # steps used for it/s and the ETA
@@ -35,8 +36,16 @@ def pick_device(params) -> tuple[str, Any]:
     return "cpu", torch.float32
 
 
-class LoraTrainer:
-    def __init__(self, request: TrainingRequest, ctx: RunContext, *, backend: str, version: str):
+class LoraTrainer(WarmSetupMixin):
+    def __init__(
+        self,
+        request: TrainingRequest,
+        ctx: RunContext,
+        *,
+        backend: str,
+        version: str,
+        warm: WarmCache | None = None,
+    ):
         self.request = request
         self.params = request.params
         self.ctx = ctx
@@ -62,6 +71,14 @@ class LoraTrainer:
         self._trainable: list | None = None
         self._recent: list[float] = []
         self._last_saved = 0
+        self.phase_seconds: dict[str, float] = {}
+        self.warm = warm
+        base = request.base
+        self.warm_key = (
+            (str(base.local_path or base.source), base.sha256, str(self.dtype), self.device)
+            if warm is not None and not self.params.quantize_base
+            else None
+        )
 
     # setup ---------------------------------------------------------------------------------------------
     def check_options(self) -> None:
@@ -78,41 +95,41 @@ class LoraTrainer:
 
         self.check_options()
         p = self.params
-        self.ctx.progress(
-            phase="loading", message=f"Loading {self.request.base.label or self.request.base.id}"
-        )
-        path = self.request.base.local_path or self.request.base.source
-        self.loaded = self.family.load(Path(path), dtype=self.dtype, quantize=p.quantize_base)
+        label = self.request.base.label or self.request.base.id
+        tick = time.monotonic()
+        if self.warm_key is not None:
+            self.loaded = self.warm.checkout(self.warm_key)
+        if self.loaded is None:
+            self.ctx.progress(phase="loading", message=f"Loading {label}")
+            warm_memory.make_room(None)  # anything kept (for generation, or another base) goes first
+            path = self.request.base.local_path or self.request.base.source
+            self.loaded = self.family.load(Path(path), dtype=self.dtype, quantize=p.quantize_base)
+            self.loaded.pipe.to(self.device)
+        else:
+            self.ctx.progress(phase="loading", message=f"{label} is still loaded from the last training")
         pipe = self.loaded.pipe
-        pipe.to(self.device)
+        self.phase_seconds["load"] = time.monotonic() - tick
         self.ctx.check_cancelled()
 
-        self.ctx.progress(phase="caching", message="Reading the photos and caching latents")
-        grid = self.family.grid(self.loaded)
-        resolution = max(grid, round(p.resolution / grid) * grid)
-        self.items = prepare(
-            [(item.image, item.caption) for item in self.request.dataset],
-            resolution,
-            grid,
-            use_buckets=p.buckets,
-        )
-        prompts = sorted({item.caption for item in self.items} | {""})
-        encoded = self.family.encode_prompts(self.loaded, prompts, self.device)
-        self.texts = dict(zip(prompts, encoded, strict=True))
+        tick = time.monotonic()
+        self._prepare_photos()
         sample_prompts = self.request.sample_prompts or [f"a photo of {self.request.trigger_word}"]
-        self.sample_texts = self.family.encode_prompts(self.loaded, sample_prompts, self.device)
+        prompts = sorted({item.caption for item in self.items} | {""})
+        texts = self._encode(prompts + sample_prompts)
+        self.texts = {prompt: texts[prompt] for prompt in prompts}
+        self.sample_texts = [texts[prompt] for prompt in sample_prompts]
         self.negative = self.texts[""]
-        generator = torch.Generator().manual_seed(p.seed)
-        self.latents = [
-            self.family.encode_latents(self.loaded, item.pixels, generator) for item in self.items
-        ]
-        for item in self.items:
-            item.pixels = None  # the latents are all training needs from now on
-        self.family.free_text_encoders(self.loaded)
+        if self.warm_key is None:
+            self.family.free_text_encoders(self.loaded)
+        else:  # kept for the next job's new prompts, out of the GPU's way
+            for name in ("text_encoder", "text_encoder_2"):
+                if getattr(pipe, name, None) is not None:
+                    getattr(pipe, name).to("cpu")
         if pipe.vae.dtype != self.dtype:
             pipe.vae.to(self.device, self.dtype)
         if self.device == "cuda":
             torch.cuda.empty_cache()
+        self.phase_seconds["prepare"] = time.monotonic() - tick
         self.ctx.check_cancelled()
         self._add_adapter()
         self._make_optimizer()
@@ -370,6 +387,7 @@ class LoraTrainer:
         import torch
 
         p = self.params
+        kept = False
         try:
             self.setup()
             if p.sample_every and self.start_step == 0:
@@ -384,12 +402,18 @@ class LoraTrainer:
                     raise Cancelled(f"Stopped at step {step - 1}; {kept}")
                 self.train_step(step)
             final = self.save_final()
+            kept = True
+        except Cancelled:
+            kept = True  # stopped between steps: the base is intact
+            raise
         except torch.cuda.OutOfMemoryError:
             raise PluginError(
                 "The GPU ran out of memory.",
                 code="oom",
                 details={"last_checkpoint": str(self.checkpoints[-1]) if self.checkpoints else None},
             ) from None
+        finally:
+            self._give_back(kept)
         peak = torch.cuda.max_memory_allocated() / 1024**3 if self.device == "cuda" else None
         return TrainingResult(
             lora_path=final,
@@ -403,6 +427,7 @@ class LoraTrainer:
                 "train_seconds": f"{self.train_seconds:.2f}",
                 "peak_vram_gb": f"{peak:.2f}" if peak is not None else "",
                 "losses": ",".join(f"{v:.6f}" for v in self.losses),
+                **{f"{phase}_seconds": f"{sec:.3f}" for phase, sec in self.phase_seconds.items()},
             },
             backend_version=self.version,
         )
