@@ -131,7 +131,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="isengard-warm-") as tmp:
         work = Path(tmp)
         report = {"steps": args.steps, "rounds": args.rounds}
-        # a fresh process, so the first job really pays the imports
+        build = "from isengard.tiny.models import build_tiny_base as b; import sys; b('flux', __import__('pathlib').Path(sys.argv[1]))"
+        subprocess.run(
+            [sys.executable, "-c", build, str(work / "tiny" / "tiny-flux")], check=True, cwd=_common.ROOT
+        )
+        # a fresh process with the model already built, so its first job really pays the imports
         out = subprocess.run(
             [sys.executable, __file__, "--in-process", str(work), str(args.rounds), str(args.steps)],
             capture_output=True,

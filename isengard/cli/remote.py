@@ -18,7 +18,7 @@ from isengard.errors import InputError, IsengardError, JobFailedError
 from isengard.obs import event
 from isengard.obs.context import current_correlation_id
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
