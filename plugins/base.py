@@ -215,10 +215,16 @@ def pipeline_bytes(pipe) -> int:
     return total
 
 
+def share_key(path, dtype, device: str) -> tuple[str, str, str]:
+    """What makes two loaded pipelines interchangeable: the same files, dtype and device."""
+    return (str(Path(path).resolve()), str(dtype), str(device))
+
+
 class WarmMemory:
-    """The warm caches of one process (the image backend's pipelines, the trainer's kept base). Before a
-    plugin loads a base it has not got, `make_room(owner)` asks every other cache to let go of what it
-    keeps, so a training and a generation never hold two copies of a large model at once."""
+    """The warm caches of one process (the image backend's pipelines, the trainer's kept base). A plugin
+    about to load a base first asks `take(key)`: another cache that holds the same pipeline hands it over
+    (a move: one copy in memory, not two). Otherwise `make_room(owner)` asks the others to let go of what
+    they keep, so a training and a generation never hold two large models at once."""
 
     def __init__(self) -> None:
         self._caches: list[Any] = []
@@ -228,6 +234,16 @@ class WarmMemory:
         with self._lock:
             if cache not in self._caches:
                 self._caches.append(cache)
+
+    def take(self, key: tuple, owner) -> Any:
+        """The pipeline for `key` from another cache (now the caller's alone), or None."""
+        with self._lock:
+            others = [c for c in self._caches if c is not owner]
+        for cache in others:
+            pipe = cache.hand_over(key)
+            if pipe is not None:
+                return pipe
+        return None
 
     def make_room(self, owner) -> None:
         with self._lock:

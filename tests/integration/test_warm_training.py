@@ -90,19 +90,54 @@ def test_a_changed_caption_or_photo_is_prepared_again(warm_ctx, tmp_path):
     assert trainer.stats["latent_encodes"] == counts["latent_encodes"] + photos
 
 
-def test_generation_and_the_kept_base_are_never_in_memory_together(warm_ctx):
+def _picture(ctx, **form):
+    import numpy as np
+    from PIL import Image
+
+    job_id, _ = ctx.generation.submit(
+        GenerateForm(
+            prompt="a boat",
+            backend="diffusers",
+            base_model="tiny-flux",
+            steps=2,
+            width=64,
+            height=64,
+            seed=5,
+            **form,
+        )
+    )
+    job = ctx.runner.wait(job_id, 120)
+    assert job.status == "succeeded", job.error
+    return np.asarray(Image.open(job.result["images"][0]["path"]))
+
+
+def test_training_and_image_gen_share_one_loaded_base(warm_ctx):
+    """One FLUX in memory, not two: each hands its loaded pipeline to the other, which gets exactly what a
+    fresh load would give (no adapter, sampler or state left behind)."""
+    import numpy as np
+
     ctx = warm_ctx
     trainer = ctx.registry.get("training", "diffusers")
     images = ctx.registry.get("image", "diffusers")
-    _train(ctx)
-    assert trainer.warm.loaded_bases()  # kept after the training
-    job_id, _ = ctx.generation.submit(
-        GenerateForm(
-            prompt="a boat", backend="diffusers", base_model="tiny-flux", steps=2, width=64, height=64
-        )
-    )
-    assert ctx.runner.wait(job_id, 120).status == "succeeded"
-    assert trainer.warm.loaded_bases() == []  # let go when the image backend loaded its pipeline
-    assert images.cache.loaded()
-    _train(ctx)
-    assert images.cache.loaded() == []  # and the other way round
+    first = _train(ctx)
+    kept = trainer.warm.loaded_bases()
+    assert kept
+    shared = _picture(ctx)
+    assert images.cache.stats["base_taken"] == 1 and images.cache.stats["base_loads"] == 0
+    assert trainer.warm.loaded_bases() == [] and trainer.stats["base_handed_over"] == 1
+
+    lora = {"path": first.result["lora_path"], "strength": 1.0}
+    _picture(ctx, loras=[lora], scheduler="default")  # a LoRA loaded into the shared pipeline
+    loads = trainer.stats["base_loads"]
+    again = _train(ctx)  # takes the pipeline back from Image Gen, LoRA and all unloaded
+    assert trainer.stats["base_taken"] == 1 and trainer.stats["base_loads"] == loads
+    assert images.cache.loaded() == [] and images.cache.stats["base_handed_over"] == 1
+    assert "Tiny FLUX (test model) is already loaded (from Image Gen)" in _messages(ctx, again)
+    cold, warm = load_file(first.result["lora_path"]), load_file(again.result["lora_path"])
+    assert all(torch.equal(cold[k], warm[k]) for k in cold)
+
+    trainer.warm.clear()
+    images.cache.clear()
+    fresh = _picture(ctx)  # loaded from disk
+    assert images.cache.stats["base_loads"] == 1
+    assert np.array_equal(shared, fresh)

@@ -15,6 +15,7 @@ from plugins.base import (
     PluginSettings,
     RunContext,
     missing_packages,
+    share_key,
 )
 from plugins.image.diffusers_backend.cache import PipelineCache, apply_loras
 from plugins.image.diffusers_backend.previews import LatentPreviewer
@@ -111,6 +112,15 @@ class DiffusersImageBackend(ImageBackend):
             pipe.to(device)
         return pipe
 
+    def _adopt(self, pipe, request: ImageRequest):
+        """The trainer's kept pipeline, made ready as `_load` makes a fresh one."""
+        device, _ = self._device_dtype()
+        if request.base.family == "sd15":
+            pipe.safety_checker = None
+        pipe.set_progress_bar_config(disable=True)
+        pipe.to(device)  # its text encoders waited on the CPU
+        return pipe
+
     @staticmethod
     def _t5_length(request: ImageRequest) -> int:
         marker = Path(request.base.local_path or request.base.source) / "isengard_tiny.json"
@@ -128,7 +138,16 @@ class DiffusersImageBackend(ImageBackend):
         offload = bool(request.options.get("cpu_offload"))
         key = (request.base.id, str(request.base.local_path), offload)
         ctx.progress(phase="loading", message=f"Loading {request.base.label or request.base.id}")
-        entry = self.cache.get(key, family, lambda: self._load(request, offload))
+        device, dtype = self._device_dtype()
+        path = request.base.local_path or request.base.source
+        share = None if offload else share_key(path, dtype, device)  # an offloaded pipeline stays its own
+        entry = self.cache.get(
+            key,
+            family,
+            lambda: self._load(request, offload),
+            share=share,
+            adopt=lambda p: self._adopt(p, request),
+        )
         notes: list[str] = []
         images: list[GeneratedImage] = []
         started = time.monotonic()

@@ -23,6 +23,7 @@ class Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
     adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)  # adapter name -> file path
     scheduler_config: dict = field(default_factory=dict)
+    share: tuple | None = None  # plugins.base.share_key when another cache may take this pipeline
 
 
 class PipelineCache:
@@ -30,19 +31,36 @@ class PipelineCache:
         self.budget = budget_bytes
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
         self._lock = threading.Lock()
-        self.stats = {"base_loads": 0, "evictions": 0, "lora_loads": 0, "lora_switches": 0}
+        self.stats = {
+            "base_loads": 0,
+            "evictions": 0,
+            "lora_loads": 0,
+            "lora_switches": 0,
+            "base_taken": 0,
+            "base_handed_over": 0,
+        }
         warm_memory.register(self)
 
-    def get(self, key: tuple, family: str, load) -> Entry:
+    def get(self, key: tuple, family: str, load, *, share: tuple | None = None, adopt=None) -> Entry:
+        """The cached pipeline for `key`; else the trainer's kept one for `share` (passed to `adopt`),
+        else `load()` — after the trainer let go of what it keeps: never two bases at once."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
-        warm_memory.make_room(self)  # a base the trainer keeps warm goes first: never two at once
-        pipe = load()
-        entry = Entry(key, pipe, family, pipeline_bytes(pipe), scheduler_config=dict(pipe.scheduler.config))
+        pipe = warm_memory.take(share, self) if share is not None else None
+        if pipe is not None:
+            pipe = adopt(pipe) if adopt else pipe
+            counter = "base_taken"  # from the trainer, not from disk
+        else:
+            warm_memory.make_room(self)
+            pipe = load()
+            counter = "base_loads"
+        entry = Entry(
+            key, pipe, family, pipeline_bytes(pipe), scheduler_config=dict(pipe.scheduler.config), share=share
+        )
         with self._lock:
-            self.stats["base_loads"] += 1
+            self.stats[counter] += 1
             self._entries[key] = entry
             while len(self._entries) > 1 and sum(e.bytes for e in self._entries.values()) > self.budget:
                 _, old = self._entries.popitem(last=False)
@@ -53,6 +71,29 @@ class PipelineCache:
     def loaded(self) -> list[tuple]:
         with self._lock:
             return list(self._entries)
+
+    def hand_over(self, share: tuple):
+        """Give the pipeline for `share` to another cache (the trainer): LoRAs unloaded, the model's own
+        sampler back, as a fresh load is. None when it is not here or a generation is using it."""
+        with self._lock:
+            found = next((e for e in self._entries.values() if e.share == share and e.pipe is not None), None)
+            if found is None or not found.lock.acquire(blocking=False):
+                return None
+            self._entries.pop(found.key)
+        try:
+            pipe = found.pipe
+            if found.adapters:
+                pipe.unload_lora_weights()
+            import diffusers
+
+            original = getattr(diffusers, found.scheduler_config.get("_class_name", ""), type(pipe.scheduler))
+            pipe.scheduler = original.from_config(found.scheduler_config)
+            pipe.vae.disable_tiling()
+            self.stats["base_handed_over"] += 1
+            return pipe
+        finally:
+            found.pipe = None
+            found.lock.release()
 
     def release(self) -> None:
         """Another cache needs the memory (see plugins.base.WarmMemory)."""

@@ -54,12 +54,16 @@ class Family(ABC):
     def pipeline_class(self): ...
 
     def load(self, path: Path, *, dtype, quantize: bool) -> Loaded:
-        import torch
-
         kwargs: dict[str, Any] = {"dtype": dtype}
         if quantize:
             kwargs[self.model_attr] = self._quantized_model(path, dtype)
         pipe = self.pipeline_class().from_pretrained(str(path), **kwargs)
+        return self.adopt(pipe, path, dtype)
+
+    def adopt(self, pipe, path: Path, dtype) -> Loaded:
+        """A pipeline loaded from `path` — here, or handed over by the image backend — ready to train."""
+        import torch
+
         model = getattr(pipe, self.model_attr)
         factor = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
         with torch.no_grad():
@@ -268,10 +272,10 @@ class _UNetFamily(Family):
     def target_modules(self, train_conv: bool) -> list[str]:
         return UNET_TARGETS + (UNET_CONV_TARGETS if train_conv else [])
 
-    def load(self, path, *, dtype, quantize):
+    def adopt(self, pipe, path, dtype):
         from diffusers import DDPMScheduler
 
-        loaded = super().load(path, dtype=dtype, quantize=quantize)
+        loaded = super().adopt(pipe, path, dtype)
         loaded.extra["noise_scheduler"] = DDPMScheduler.from_config(loaded.pipe.scheduler.config)
         return loaded
 
@@ -390,8 +394,8 @@ class SD15Family(_UNetFamily):
 
         return StableDiffusionPipeline
 
-    def load(self, path, *, dtype, quantize):
-        loaded = super().load(path, dtype=dtype, quantize=quantize)
+    def adopt(self, pipe, path, dtype):
+        loaded = super().adopt(pipe, path, dtype)
         loaded.pipe.safety_checker = None
         return loaded
 

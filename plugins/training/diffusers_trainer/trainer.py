@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plugins.base import Cancelled, PluginError, RunContext, warm_memory
+from plugins.base import Cancelled, PluginError, RunContext, share_key, warm_memory
 from plugins.lora_format import training_metadata
 from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
 from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
@@ -97,16 +97,24 @@ class LoraTrainer(WarmSetupMixin):
         p = self.params
         label = self.request.base.label or self.request.base.id
         tick = time.monotonic()
-        if self.warm_key is not None:
-            self.loaded = self.warm.checkout(self.warm_key)
-        if self.loaded is None:
-            self.ctx.progress(phase="loading", message=f"Loading {label}")
-            warm_memory.make_room(None)  # anything kept (for generation, or another base) goes first
-            path = self.request.base.local_path or self.request.base.source
-            self.loaded = self.family.load(Path(path), dtype=self.dtype, quantize=p.quantize_base)
+        self.loaded = self.warm.checkout(self.warm_key) if self.warm_key is not None else None
+        path = Path(self.request.base.local_path or self.request.base.source)
+        if self.loaded is not None:
+            self.ctx.progress(phase="loading", message=f"{label} is still loaded from the last training")
+        elif self.warm_key is not None and (
+            taken := warm_memory.take(share_key(path, self.dtype, self.device), self.warm)
+        ):
+            self.warm.stats["base_taken"] += 1  # Image Gen had it loaded: moved over, not read again
+            self.ctx.progress(phase="loading", message=f"{label} is already loaded (from Image Gen)")
+            self.loaded = self.family.adopt(taken, path, self.dtype)
             self.loaded.pipe.to(self.device)
         else:
-            self.ctx.progress(phase="loading", message=f"{label} is still loaded from the last training")
+            self.ctx.progress(phase="loading", message=f"Loading {label}")
+            warm_memory.make_room(None)  # anything kept (for generation, or another base) goes first
+            if self.warm is not None:
+                self.warm.stats["base_loads"] += 1
+            self.loaded = self.family.load(path, dtype=self.dtype, quantize=p.quantize_base)
+            self.loaded.pipe.to(self.device)
         pipe = self.loaded.pipe
         self.phase_seconds["load"] = time.monotonic() - tick
         self.ctx.check_cancelled()

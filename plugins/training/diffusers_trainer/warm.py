@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugins.base import pipeline_bytes, warm_memory
+from plugins.base import pipeline_bytes, share_key, warm_memory
 
 MAX_PREPARED = 8  # photo sets kept (latents are small next to a base)
 MAX_TEXTS = 4096  # prompt embeddings kept per base
@@ -63,6 +63,8 @@ class WarmCache:
             "base_loads": 0,
             "base_reuses": 0,
             "base_evictions": 0,
+            "base_taken": 0,  # from the image backend, not from disk
+            "base_handed_over": 0,
             "latent_encodes": 0,
             "latent_reuses": 0,
             "text_encodes": 0,
@@ -71,10 +73,11 @@ class WarmCache:
 
     # the base ----------------------------------------------------------------------------------------
     def checkout(self, key: tuple):
-        """The kept base for `key`, now this job's alone, or None (the job loads it and counts a load)."""
+        """The kept base for `key`, now this job's alone, or None."""
         with self._lock:
             base = self._bases.pop(key, None)
-            self.stats["base_reuses" if base else "base_loads"] += 1
+            if base is not None:
+                self.stats["base_reuses"] += 1
             return base.loaded if base else None
 
     def give_back(self, key: tuple, loaded) -> None:
@@ -92,6 +95,18 @@ class WarmCache:
             if entry.bytes > self.budget:  # bigger than the budget on its own: do not keep it
                 self._bases.pop(key, None)
                 self.stats["base_evictions"] += 1
+
+    def hand_over(self, share: tuple):
+        """Give a kept base's pipeline to another cache (the image backend), or None. Keys end with
+        (dtype, device) after the files' path, as plugins.base.share_key makes them."""
+        with self._lock:
+            for key in list(self._bases):
+                if share_key(key[0], key[2], key[3]) == share:
+                    base = self._bases.pop(key)
+                    self._texts.pop(key, None)
+                    self.stats["base_handed_over"] += 1
+                    return base.loaded.pipe
+        return None
 
     def loaded_bases(self) -> list[tuple]:
         with self._lock:
