@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from isengard.cli.common import info
-from isengard.errors import InputError, IsengardError, JobFailedError
+from isengard.errors import InputError, IsengardError, JobFailedError, SettingsError
 from isengard.obs import event
 from isengard.obs.context import current_correlation_id
 
@@ -72,6 +72,19 @@ class Studio:
                 url, auth=auth, verbose=False, headers={"X-Correlation-ID": current_correlation_id()}
             )
         except Exception as exc:
+            text = str(exc).lower()
+            if auth and ("invalid credentials" in text or "could not login" in text):
+                event("cli.remote_login_refused", f"{url}: {exc!r}", level="WARNING", url=url)
+                raise SettingsError(
+                    f"The studio at {url} did not accept the login in ISENGARD_AUTH.",
+                    hint="Use the same user:password as for the studio's login page.",
+                ) from None
+            if not auth and ("401" in text or "login" in text or "unauthorized" in text):
+                event("cli.remote_login_needed", f"{url}: {exc!r}", level="WARNING", url=url)
+                raise SettingsError(
+                    f"The studio at {url} asks for a login.",
+                    hint="Set ISENGARD_AUTH=user:password for this command, as you log in in the browser.",
+                ) from None
             event("cli.remote_unreachable", f"{url}: {exc!r}", level="WARNING", url=url)
             raise ServerUnreachableError(
                 f"Could not reach the studio at {url}.",

@@ -101,6 +101,11 @@ def test_a_script_runs_the_whole_loop_on_the_tiny_models(production_studio, tmp_
 
     info = read_lora_info(done["lora"]["file"])
     assert info.family == "sd15" and info.metadata.get("isengard_mock") is None  # trained for real
+    env = child_env(production_studio.root, ISENGARD_MODE="production")
+    job_id = done["lora"]["job_id"]
+    events = json.loads(run_cli(["jobs", "show", job_id, "--json"], env).stdout)["events"]
+    said = [e["data"].get("message") for e in events if e["type"] == "progress"]
+    assert "Loading the training libraries (once per start)" in said  # the studio's first training
 
 
 # --- the CLI's --server ------------------------------------------------------------------------------------
@@ -158,3 +163,22 @@ def test_cli_server_reports_a_failed_job_like_a_local_run(fast_studio, tmp_path)
     assert job["status"] == "failed" and job["error"] in remote.stderr  # the studio's own reason, verbatim
     assert "a file where a folder should be" in job["error"] and str(runs) not in job["error"]
     shutil.rmtree(tmp_path / "elsewhere", ignore_errors=True)
+
+
+def test_cli_server_logs_in_like_the_browser(tmp_path):
+    login = "scripter:correct-horse-battery"
+    studio = start_studio(tmp_path / "locked", ISENGARD_AUTH=login)
+    try:
+        _character(child_env(tmp_path / "locked", ISENGARD_AUTH=login), tmp_path, "Locked Person")
+        args = ["train", "Locked Person", "--base", "flux-dev", "--steps", "3", "--server", studio.url]
+        ok = run_cli(args, child_env(tmp_path / "cli", ISENGARD_AUTH=login))
+        assert ok.returncode == 0, ok.stderr
+        wrong = run_cli(args, child_env(tmp_path / "cli", ISENGARD_AUTH="scripter:not-the-password"))
+        assert wrong.returncode == 2 and "did not accept the login in ISENGARD_AUTH" in wrong.stderr
+        none = run_cli(args, child_env(tmp_path / "cli"))
+        assert none.returncode == 2 and "asks for a login" in none.stderr, none.stderr
+        assert "not-the-password" not in "".join(
+            p.read_text() for p in (tmp_path / "cli" / "logs").rglob("*.log")
+        )
+    finally:
+        stop_studio(studio)
