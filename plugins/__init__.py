@@ -1,4 +1,4 @@
-"""Plugins: training, image, video and captioning backends behind stable interfaces.
+"""Plugins: training, image, video, captioning and evaluation backends behind stable interfaces.
 
 Each `plugins/<kind>/interface.py` is the contract. Adapters live beside it and never import each other.
 `register_builtin_plugins()` is the one explicit list of the plugins that ship with Isengard.
@@ -16,6 +16,7 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     """Register every built-in plugin. A plugin that cannot run here still registers and says why."""
     from plugins.captioning.blip import BlipCaptioner
     from plugins.captioning.template import TemplateCaptioner
+    from plugins.evaluation.dlib_faces import DlibEvaluator
     from plugins.image.comfyui import ComfyUIBackend
     from plugins.image.diffusers_backend import DiffusersImageBackend
     from plugins.image.mock import MockImageBackend
@@ -31,3 +32,4 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     registry.register(ComfyUIBackend(settings))
     registry.register(TemplateCaptioner())
     registry.register(BlipCaptioner(settings))
+    registry.register(DlibEvaluator())

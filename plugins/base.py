@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-PLUGIN_KINDS = ("training", "image", "video", "captioning")
+PLUGIN_KINDS = ("training", "image", "video", "captioning", "evaluation")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from plugins.base import Plugin, PluginSettings
 from plugins.captioning.blip import BlipCaptioner
 from plugins.captioning.template import TemplateCaptioner
+from plugins.evaluation.dlib_faces import DlibEvaluator
 from plugins.image.diffusers_backend import DiffusersImageBackend
 from plugins.image.mock import MockImageBackend
 from plugins.training.diffusers_trainer import DiffusersTrainer
@@ -76,6 +77,7 @@ FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
         "sd15",
     ),
     ("image", "comfyui"): _comfyui,
+    ("evaluation", "dlib"): lambda tmp, models: (DlibEvaluator(), "any"),
     ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
     ("captioning", "blip"): _blip,
 }
