@@ -30,6 +30,13 @@ def add_parser(sub) -> None:
         default=None,
         help="also train the convolution layers (SD 1.5/SDXL): more style, each step ~1.3× slower",
     )
+    p.add_argument(
+        "--sample-prompt",
+        dest="sample_prompts",
+        action="append",
+        metavar="TEXT",
+        help="your own sample prompt, with the trigger word (repeatable; default: five standard framings)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_server_argument(p)
     p.set_defaults(func=run)
@@ -64,12 +71,22 @@ def run_on_server(args, url: str) -> int:
         backend=args.backend or "",
         preset=args.preset or "",
         settings=settings,
+        sample_prompts=args.sample_prompts or [],
     )
     if not args.json:
         info(f"queued in the studio at {url} (preset {queued['preset']})")
     result = finished(studio.follow(queued["job_id"], quiet=args.json), "Training", with_id=True)
-    print_json({"job_id": queued["job_id"], **result}) if args.json else print(result["lora_path"])
+    print_json({"job_id": queued["job_id"], **result}) if args.json else print_result(result)
     return 0
+
+
+def print_result(result: dict) -> None:
+    print(result["lora_path"])
+    rec = result.get("recommendation")
+    if rec:
+        info(f"likeness: {rec['reason']}")
+        if rec.get("file") and rec["file"] != result["lora_path"]:
+            info(f"recommended checkpoint: {rec['file']}")
 
 
 def run(args) -> int:
@@ -89,6 +106,7 @@ def run(args) -> int:
             backend=args.backend,
             preset=args.preset,
             overrides=overrides,
+            sample_prompts=args.sample_prompts,
         )
         job = follow_job(ctx.runner, job_id, quiet=args.json)
         if job.status != "succeeded":
@@ -99,7 +117,7 @@ def run(args) -> int:
         if args.json:
             print_json({"job_id": job_id, **result})
         else:
-            print(result["lora_path"])
+            print_result(result)
         return 0
     finally:
         ctx.close()

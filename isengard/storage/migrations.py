@@ -140,4 +140,25 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE UNIQUE INDEX characters_folder ON characters(folder);
         """,
     ),
+    (
+        6,
+        "likeness scores of the probe pictures made while training",
+        """
+        CREATE TABLE probe_scores (
+            job_id TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            prompt TEXT NOT NULL,
+            image TEXT NOT NULL,
+            found INTEGER NOT NULL,
+            likeness REAL,
+            yaw REAL,
+            pitch REAL,
+            copies_photo INTEGER,
+            collapsed INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (job_id, step, idx)
+        );
+        """,
+    ),
 ]

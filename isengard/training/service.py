@@ -13,6 +13,8 @@ from typing import Any
 
 from isengard.characters.service import CharacterService
 from isengard.errors import InputError, NotAvailableError
+from isengard.evaluation.probes import probe_prompts
+from isengard.evaluation.watch import LikenessWatch
 from isengard.jobs import JobContext, JobRunner
 from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.models.manager import ModelManager
@@ -27,9 +29,10 @@ from plugins.training.interface import TrainingBackend, TrainingParams, Training
 class _Recorder:
     """Passes progress on to the job and records each checkpoint in the LoRA store as it appears."""
 
-    def __init__(self, ctx: JobContext, on_checkpoint):
+    def __init__(self, ctx: JobContext, on_checkpoint, watch=None):
         self._ctx = ctx
         self._on_checkpoint = on_checkpoint
+        self._watch = watch
         self.job_id = ctx.job_id
         self.correlation_id = ctx.correlation_id
 
@@ -37,6 +40,12 @@ class _Recorder:
         if fields.get("checkpoint"):
             self._on_checkpoint(fields["checkpoint"], fields.get("step"))
         self._ctx.progress(**fields)
+        if self._watch is not None and fields.get("samples"):  # the probes: scored as they appear
+            step = fields.get("sample_step", fields.get("step"))
+            if isinstance(step, int):
+                scored = self._watch.on_samples(step, list(fields["samples"]))
+                if scored is not None:
+                    self._ctx.progress(likeness=scored)
 
     def is_cancelled(self) -> bool:
         return self._ctx.is_cancelled()
@@ -46,6 +55,24 @@ class _Recorder:
 
     def log(self, event_name: str, message: str, **context: Any) -> None:
         self._ctx.log(event_name, message, **context)
+
+
+def checked_prompts(prompts: list[str] | None, trigger: str) -> list[str] | None:
+    """A person's own sample prompts: 1–8, each naming the trigger word (the likeness needs the person)."""
+    from isengard import validation
+
+    if not prompts:
+        return None
+    cleaned = [validation.text("Sample prompt", p, max_length=500).strip() for p in prompts if str(p).strip()]
+    if not 1 <= len(cleaned) <= 8:
+        raise InputError("Give between 1 and 8 sample prompts (or none for the standard five).")
+    missing = [p for p in cleaned if trigger.lower() not in p.lower()]
+    if missing:
+        raise InputError(
+            f"Each sample prompt must contain the trigger word {trigger!r}: {missing[0]!r} does not.",
+            hint="The samples are how Isengard measures the likeness, so they must show the person.",
+        )
+    return cleaned
 
 
 def lora_stem(character_name: str, trigger: str, family: str) -> str:
@@ -124,7 +151,9 @@ class TrainingService:
         backend: str | None = None,
         preset: str | None = None,
         overrides: dict[str, Any] | None = None,
+        sample_prompts: list[str] | None = None,
     ) -> str:
+        """Queue a training. `sample_prompts` replace the probe set (the five framings) for the samples."""
         character = self.characters.get(character_ref)
         if character.photo_count == 0:
             raise InputError(f"{character.name} has no photos yet: add some in the Characters tab first.")
@@ -148,6 +177,7 @@ class TrainingService:
                 "preset": chosen.id,
                 "params": asdict(params),
                 "name": name,
+                "sample_prompts": checked_prompts(sample_prompts, character.trigger_word),
             },
             title=f"Train {character.name} on {model.label}",
         )
@@ -183,10 +213,7 @@ class TrainingService:
             base=base,
             params=params,
             output_dir=self.paths.training_run_dir(ctx.job_id),
-            sample_prompts=[
-                f"a photo of {trigger}, a {cls}",
-                f"a portrait of {trigger} {cls} smiling, soft light",
-            ],
+            sample_prompts=list(job.get("sample_prompts") or probe_prompts(trigger, cls)),
             class_word=cls,
             character=character.name,
             resume=bool(job.get("resume")),
@@ -205,9 +232,10 @@ class TrainingService:
         def on_checkpoint(path: str, step: int | None) -> None:
             self.store.record(path, kind="checkpoint", step=step, **common)
 
+        watch = self._watch(ctx.job_id, request)
         started = time.monotonic()
         try:
-            result = plugin.run(request, _Recorder(ctx, on_checkpoint))
+            result = plugin.run(request, _Recorder(ctx, on_checkpoint, watch))
         except PluginError as exc:
             if exc.code == "oom":
                 lighter = lighter_than(self.presets, job["preset"])
@@ -220,7 +248,9 @@ class TrainingService:
             raise
         own = Path(result.lora_path).resolve().is_relative_to(Path(request.output_dir).resolve())
         final = self.store.keep_final(result.lora_path, character.id, job["name"], move=own)
-        record = self.store.record(final, kind="final", step=result.steps, metadata=result.metadata, **common)
+        recommendation = self._recommend(watch, result, final)
+        metadata = {**result.metadata, **({"recommendation": recommendation} if recommendation else {})}
+        record = self.store.record(final, kind="final", step=result.steps, metadata=metadata, **common)
         for checkpoint in result.checkpoints:
             if checkpoint.exists():
                 on_checkpoint(str(checkpoint), int(checkpoint.stem.rsplit("_", 1)[1]))
@@ -241,7 +271,33 @@ class TrainingService:
             "samples": [str(s) for s in result.samples],
             "seconds": round(seconds, 2),
             "backend_version": result.backend_version,
+            "recommendation": recommendation,
         }
+
+    def _watch(self, job_id: str, request: TrainingRequest) -> LikenessWatch | None:
+        """Likeness scoring for this run, when an evaluation plugin can run here."""
+        for plugin in self.registry.of_kind("evaluation"):
+            if plugin.availability().ok:
+                return LikenessWatch(
+                    db=self.runner.db,
+                    evaluator=plugin,
+                    job_id=job_id,
+                    photos=[item.image for item in request.dataset],
+                    prompts=request.sample_prompts,
+                    name=request.character or request.trigger_word,
+                )
+        return None
+
+    def _recommend(self, watch, result, final: Path) -> dict[str, Any] | None:
+        """The checkpoint that looks most like the person (its file: a checkpoint or the final LoRA)."""
+        if watch is None:
+            return None
+        files = {int(c.stem.rsplit("_", 1)[1]): str(c) for c in result.checkpoints if c.exists()}
+        files[result.steps] = str(final)
+        recommendation = watch.recommend(set(files))
+        recommendation["file"] = files.get(recommendation["step"]) if recommendation["step"] else None
+        event("likeness.recommended", recommendation["reason"], **recommendation)
+        return recommendation
 
     # reading -------------------------------------------------------------------------------------------
     def loss_curve(self, job_id: str) -> list[tuple[int, float]]:

@@ -111,15 +111,22 @@ def register_loop(ctx, plain_json) -> None:
         backend: str = "",
         preset: str = "",
         settings: dict[str, Any] | None = None,
+        sample_prompts: list[str] | None = None,
     ) -> dict[str, Any]:
         """Queue a LoRA training. `settings` overrides the preset: steps, rank, learning_rate, resolution,
-        save_every, sample_every, train_conv, seed, … (the Training tab's fields)."""
+        save_every, sample_every, train_conv, seed, … (the Training tab's fields). `sample_prompts` replace
+        the five standard framings the likeness is measured on (each must contain the trigger word)."""
         if settings is not None and not isinstance(settings, dict):
             raise InputError('settings must be an object of training settings, e.g. {"steps": 1500}.')
         model = base_model or ctx.generation.default_base
         chosen = preset or training.recommend(model)[0].id
         job_id = training.submit(
-            character, base_model=model, backend=backend or None, preset=chosen, overrides=settings or {}
+            character,
+            base_model=model,
+            backend=backend or None,
+            preset=chosen,
+            overrides=settings or {},
+            sample_prompts=sample_prompts if isinstance(sample_prompts, list) else None,
         )
         return {"job_id": job_id, "base_model": model, "preset": chosen}
 

@@ -1,0 +1,123 @@
+"""Likeness while training, end to end through the job runner. A test-only trainer (a double of the mock
+trainer, here in tests/) whose samples are real face pictures of rising likeness to the character's photos
+— Grace Hopper, then the astronaut in other framings — and at the last step a copy of a training photo:
+the recommendation is the step before the copy, with its reason, stored with the LoRA. On the tiny
+models (noise pictures) "no face found" is said plainly and the training still finishes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import ImageEnhance
+
+from isengard.evaluation.watch import load_summaries, report
+from plugins.training.mock import MockTrainer
+from tests import photos
+from tests.helpers import install_tiny, make_settings
+
+
+class RisingLikenessTrainer(MockTrainer):
+    """Test double: the mock trainer, drawing prepared face pictures as its samples."""
+
+    name = "rising-likeness"
+
+    def __init__(self, seconds_per_run: float):
+        super().__init__(seconds_per_run=seconds_per_run)
+        self.pictures: dict[int, Path] = {}
+
+    def _samples(self, request, out, step):  # the mock's own hook for its sample pictures
+        folder = out / "samples"
+        folder.mkdir(exist_ok=True)
+        target = folder / f"step{step:06d}_0.png"
+        shutil.copyfile(self.pictures[step], target)
+        return [target]
+
+
+@pytest.fixture
+def ctx(tmp_path):
+    from isengard.context import bootstrap
+
+    context = bootstrap(make_settings(tmp_path), console=False)
+    yield context
+    context.close()
+
+
+def _character(ctx, tmp_path) -> list[Path]:
+    good = photos.good_set(tmp_path / "ada")
+    ctx.characters.create("Ada")
+    ctx.characters.add_photos("Ada", [(p, p.name) for p in good])
+    return good
+
+
+def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tmp_path):
+    good = _character(ctx, tmp_path)
+    a = photos.astronaut()
+    pictures = {
+        5: photos.grace_hopper(),  # someone else: below the same-person mark
+        10: ImageEnhance.Brightness(a.rotate(-8)).enhance(0.5),
+        15: a.rotate(12).crop((60, 0, 452, 392)),  # the most alike, in a new framing
+    }
+    trainer = RisingLikenessTrainer(seconds_per_run=0.2)
+    for step, image in pictures.items():
+        trainer.pictures[step] = tmp_path / f"probe{step}.png"
+        image.save(trainer.pictures[step])
+    trainer.pictures[20] = good[0]  # the last step reproduces a training photo
+    ctx.registry.register(trainer)
+
+    job_id = ctx.training.submit(
+        "Ada",
+        base_model="flux-dev",
+        backend="rising-likeness",
+        overrides={"steps": 20, "save_every": 5, "sample_every": 5, "max_checkpoints": 8},
+    )
+    job = ctx.runner.wait(job_id, timeout=120)
+    assert job.status == "succeeded", job.error
+    rec = job.result["recommendation"]
+    assert rec["step"] == 15 and rec["file"].endswith("_000000015.safetensors")
+    assert rec["reason"].startswith("step 15: looks most like Ada (") and rec["reason"].endswith(
+        "without copying Ada's photos; step 20 starts copying photo #1."
+    )
+    summaries = {s.step: s for s in load_summaries(ctx.runner.db, job_id)}
+    assert summaries[5].median_likeness < 50 < summaries[10].median_likeness < summaries[15].median_likeness
+    assert summaries[20].copying and not summaries[15].copying
+    stored = ctx.loras.get(job.result["lora_id"]).metadata["recommendation"]
+    assert stored["step"] == 15
+    live = [e.data["likeness"] for e in ctx.runner.events(job_id, type_="progress") if "likeness" in e.data]
+    assert [x["step"] for x in live] == [5, 10, 15, 20] and live[-1]["copying"] is True
+    exported = report(ctx.runner.db, job_id)
+    assert [s["step"] for s in exported["steps"]] == [5, 10, 15, 20]
+    assert exported["steps"][0]["probes"][0]["found"] is True
+
+
+@pytest.mark.slow
+def test_noise_probes_say_no_face_was_found_and_the_training_finishes(tmp_path, tiny_models):
+    from isengard.context import bootstrap
+
+    settings = make_settings(tmp_path, mode="production")
+    install_tiny(settings.data_dir, "sd15", tiny_models)
+    context = bootstrap(settings, console=False)
+    try:
+        _character(context, tmp_path)
+        job_id = context.training.submit(
+            "Ada",
+            base_model="tiny-sd15",
+            backend="diffusers",
+            preset="tiny-cpu",
+            overrides={"steps": 4, "save_every": 2, "sample_every": 2, "sample_steps": 2},
+        )
+        job = context.runner.wait(job_id, timeout=300)
+        assert job.status == "succeeded", job.error
+        rec = job.result["recommendation"]
+        assert rec["step"] is None and rec["file"] is None
+        assert (
+            rec["reason"]
+            == "No face was found in any probe picture, so how much they look like Ada is unknown."
+        )
+        summaries = load_summaries(context.runner.db, job_id)
+        assert [s.step for s in summaries] == [0, 2, 4]  # the base before training, then each sample point
+        assert all(s.face_share == 0 and s.median_likeness is None for s in summaries)
+        assert len(summaries[0].probes) == 5  # the five framings
+    finally:
+        context.close()
