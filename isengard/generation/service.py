@@ -249,16 +249,19 @@ class GenerationService:
     def _with_character(
         self, form: GenerateForm, prompt: str, entries: list, model: BaseModel, notes: list[str]
     ) -> tuple[str, list]:
-        """A character brings its trigger word and, unless LoRAs were chosen, its newest LoRA."""
+        """A character brings its trigger word and, unless LoRAs were chosen, its newest training's
+        recommended checkpoint (or final LoRA)."""
         if self.characters is None:
             raise InputError("Characters are not available here.")
         character = self.characters.get(int(form.character_id))
         if not entries:
-            newest = self.loras.newest_for_character(character.id) if self.loras else None
-            if newest is None:
+            chosen, why = self.loras.preferred_for_character(character.id) if self.loras else (None, None)
+            if chosen is None:
                 raise InputError(f"{character.name} has no trained LoRA yet: train one in the Training tab.")
             strength = self.config.default_lora_strength if self.config else 1.0
-            entries = [{"path": str(newest.path), "strength": strength, "name": newest.name}]
+            entries = [{"path": str(chosen.path), "strength": strength, "name": chosen.name}]
+            if why:
+                notes.append(f"Using the recommended checkpoint: {why}")
         if not re.search(rf"\b{re.escape(character.trigger_word)}\b", prompt):
             prompt = f"{character.trigger_word}, {prompt}"
             notes.append(f"Added {character.name}'s trigger word '{character.trigger_word}' to the prompt.")

@@ -172,6 +172,19 @@ class LoraStore:
         finals = self.for_character(character_id)
         return finals[0] if finals else None
 
+    def preferred_for_character(self, character_id: int) -> tuple[LoraRecord | None, str | None]:
+        """The LoRA to use for a character: the newest training's recommended checkpoint (the one that
+        looks most like them) when its likeness was measured, else its final file; with the reason."""
+        newest = self.newest_for_character(character_id)
+        if newest is None:
+            return None, None
+        rec = newest.metadata.get("recommendation") or {}
+        if rec.get("file") and rec["file"] != str(newest.path):
+            chosen = self.by_path(Path(rec["file"]))
+            if chosen is not None and chosen.path.exists():
+                return chosen, rec.get("reason")
+        return newest, rec.get("reason") if rec.get("step") else None
+
     def all(self, kinds: tuple[str, ...] = ("final", "imported")) -> list[LoraRecord]:
         marks = ",".join("?" * len(kinds))
         return [r for r in self._rows(f"WHERE kind IN ({marks})", kinds) if r.path.exists()]

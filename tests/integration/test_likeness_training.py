@@ -86,6 +86,16 @@ def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tm
     assert stored["step"] == 15
     live = [e.data["likeness"] for e in ctx.runner.events(job_id, type_="progress") if "likeness" in e.data]
     assert [x["step"] for x in live] == [5, 10, 15, 20] and live[-1]["copying"] is True
+    # Image Gen with the character uses the recommended checkpoint, and says why
+    from isengard.generation.service import GenerateForm
+
+    character_id = ctx.characters.get("Ada").id
+    gen_id, prepared = ctx.generation.submit(GenerateForm(prompt="portrait", character_id=character_id))
+    assert [str(Path(e["path"]).resolve()) for e in prepared.form.loras] == [str(Path(rec["file"]).resolve())]
+    assert any(
+        n.startswith("Using the recommended checkpoint: step 15: looks most like Ada") for n in prepared.notes
+    )
+    assert ctx.runner.wait(gen_id, 60).status == "succeeded"
     exported = report(ctx.runner.db, job_id)
     assert [s["step"] for s in exported["steps"]] == [5, 10, 15, 20]
     assert exported["steps"][0]["probes"][0]["found"] is True

@@ -108,7 +108,7 @@ def render(ctx) -> list:
                         choices=[(NONE, "")],
                         value="",
                         elem_id="gen-lora",
-                        info="The character's newest LoRA is chosen; pick a checkpoint or any LoRA.",
+                        info="The checkpoint that looks most like the character is chosen (else the newest LoRA); pick another if you like.",
                     )
                 strength = gr.Slider(
                     0,
@@ -331,8 +331,10 @@ def render(ctx) -> list:
         else:
             records = ctx.loras.all(kinds=("final", "imported", "checkpoint"))
         choices = [(NONE, "")] + [(r.label, str(r.path)) for r in records]
-        newest = next((str(r.path) for r in records if r.kind == "final"), "")
-        return choices, newest if char_id else ""
+        if not char_id:
+            return choices, ""
+        chosen, _ = ctx.loras.preferred_for_character(int(char_id))
+        return choices, str(chosen.path) if chosen else ""
 
     def all_lora_choices() -> list:
         return [(NONE, "")] + [
@@ -388,6 +390,9 @@ def render(ctx) -> list:
                     else (f"a photo of {character_obj.trigger_word}, a {character_obj.class_word}")
                 )
             updates[prompt] = text
+            _, why = ctx.loras.preferred_for_character(int(char_id))
+            if why:
+                gr.Info(f"Chose the recommended checkpoint: {why}")
             record = ctx.loras.by_path(Path(newest)) if newest else None
             if record and _family(ctx, current_base) not in (None, record.family):
                 same = next((m for m in ctx.catalogue.all() if m.id == record.base_model), None)
