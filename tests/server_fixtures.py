@@ -48,14 +48,21 @@ class Studio:
         return Path(self.root / "studio.out").read_text(encoding="utf-8", errors="replace")
 
 
-def start_studio(root: Path, *, timeout: float = 90.0, **env_extra: str) -> Studio:
+def start_studio(
+    root: Path, *, timeout: float = 90.0, command: list[str] | None = None, **env_extra: str
+) -> Studio:
+    """`python app.py` (or `command`, a studio launcher of the tests) on a free port, once it answers."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = child_env(root, PORT=str(port), **env_extra)
     out = open(root / "studio.out", "w")  # noqa: SIM115 - closed when the process ends
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        [sys.executable, *(command or ["app.py"])],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/"
     while time.monotonic() - started < timeout:

@@ -172,12 +172,25 @@ class LoraStore:
         finals = self.for_character(character_id)
         return finals[0] if finals else None
 
+    def choose_checkpoint(self, final_id: int, path: Path) -> None:
+        """The person's own pick among a training's files: Image Gen uses it for the character from now on."""
+        record = self.get(final_id)
+        chosen = self.by_path(Path(path))
+        if chosen is None or chosen.job_id != record.job_id:
+            raise InputError("That file is not one of this training's checkpoints.")
+        metadata = {**record.metadata, "chosen_file": str(chosen.path)}
+        self.db.execute("UPDATE loras SET metadata=? WHERE id=?", (dumps(metadata), final_id))
+        event("lora.checkpoint_chosen", f"{chosen.name} chosen", lora_id=final_id, path=str(chosen.path))
+
     def preferred_for_character(self, character_id: int) -> tuple[LoraRecord | None, str | None]:
-        """The LoRA to use for a character: the newest training's recommended checkpoint (the one that
-        looks most like them) when its likeness was measured, else its final file; with the reason."""
+        """The LoRA to use for a character: from the newest training, the file the person chose, else the
+        recommended checkpoint (the one that looks most like them), else its final file; with the reason."""
         newest = self.newest_for_character(character_id)
         if newest is None:
             return None, None
+        picked = newest.metadata.get("chosen_file")
+        if picked and (chosen := self.by_path(Path(picked))) is not None and chosen.path.exists():
+            return chosen, "you chose it in the Training tab."
         rec = newest.metadata.get("recommendation") or {}
         if rec.get("file") and rec["file"] != str(newest.path):
             chosen = self.by_path(Path(rec["file"]))

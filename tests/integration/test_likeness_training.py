@@ -6,33 +6,14 @@ models (noise pictures) "no face found" is said plainly and the training still f
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from PIL import ImageEnhance
 
 from isengard.evaluation.watch import load_summaries, report
-from plugins.training.mock import MockTrainer
 from tests import photos
 from tests.helpers import install_tiny, make_settings
-
-
-class RisingLikenessTrainer(MockTrainer):
-    """Test double: the mock trainer, drawing prepared face pictures as its samples."""
-
-    name = "rising-likeness"
-
-    def __init__(self, seconds_per_run: float):
-        super().__init__(seconds_per_run=seconds_per_run)
-        self.pictures: dict[int, Path] = {}
-
-    def _samples(self, request, out, step):  # the mock's own hook for its sample pictures
-        folder = out / "samples"
-        folder.mkdir(exist_ok=True)
-        target = folder / f"step{step:06d}_0.png"
-        shutil.copyfile(self.pictures[step], target)
-        return [target]
+from tests.likeness_double import RisingLikenessTrainer, rising_pictures
 
 
 @pytest.fixture
@@ -53,17 +34,8 @@ def _character(ctx, tmp_path) -> list[Path]:
 
 def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tmp_path):
     good = _character(ctx, tmp_path)
-    a = photos.astronaut()
-    pictures = {
-        5: photos.grace_hopper(),  # someone else: below the same-person mark
-        10: ImageEnhance.Brightness(a.rotate(-8)).enhance(0.5),
-        15: a.rotate(12).crop((60, 0, 452, 392)),  # the most alike, in a new framing
-    }
     trainer = RisingLikenessTrainer(seconds_per_run=0.2)
-    for step, image in pictures.items():
-        trainer.pictures[step] = tmp_path / f"probe{step}.png"
-        image.save(trainer.pictures[step])
-    trainer.pictures[20] = good[0]  # the last step reproduces a training photo
+    trainer.pictures = rising_pictures(tmp_path / "probes", good[0])
     ctx.registry.register(trainer)
 
     job_id = ctx.training.submit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 
 import gradio as gr
 
@@ -12,6 +13,7 @@ from isengard.ui import params_form
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.follow import progress_html
+from isengard.ui.likeness_views import likeness_html, recommended_file
 from isengard.ui.plugin_status import status_html
 from plugins.training.interface import TrainingParams
 
@@ -153,6 +155,10 @@ def render(ctx) -> list:
                     height=230,
                     elem_id="train-loss",
                 )
+                likeness_box = gr.HTML(likeness_html(ctx, None), elem_id="train-likeness-box")
+                use_checkpoint = gr.Button(
+                    "Use this checkpoint in Image Gen", visible=False, elem_id="train-use-checkpoint"
+                )
                 samples = gr.Gallery(
                     label="Newest samples (fixed seeds: watch the face appear)",
                     columns=3,
@@ -206,6 +212,8 @@ def render(ctx) -> list:
         return {
             status: _status_html(job),
             loss_plot: _loss_frame(ctx, job.id),
+            likeness_box: likeness_html(ctx, job),
+            use_checkpoint: gr.update(visible=bool(recommended_file(job))),
             samples: _samples(ctx, job.id),
             log: _log_tail(ctx, job.id),
         }
@@ -286,6 +294,16 @@ def render(ctx) -> list:
         gr.Info("Resuming from the last checkpoint.")
         return target, f"{target}@{time.time()}"
 
+    @ui_action("training.use_checkpoint")
+    def use_recommended(current):
+        job = ctx.runner.get(current) if current else None
+        path = recommended_file(job)
+        if not path:
+            raise gr.Error("This training has no recommended checkpoint.")
+        ctx.loras.choose_checkpoint(int(job.result["lora_id"]), Path(path))
+        step = job.result["recommendation"]["step"]
+        gr.Info(f"Image Gen now uses step {step:,} for this character.")
+
     @ui_action("training.pick_lora")
     def pick(lora_id):
         if not lora_id:
@@ -324,7 +342,16 @@ def render(ctx) -> list:
     character.change(choose_character, inputs=[character], outputs=[readiness, loras, pick_lora], **private)
     base.change(choose_model, inputs=[base], outputs=[model_state, preset, preset_reason], **private)
     preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
-    follow_outputs = [status, loss_plot, samples, log, loras, pick_lora]
+    follow_outputs = [
+        status,
+        loss_plot,
+        likeness_box,
+        use_checkpoint,
+        samples,
+        log,
+        loras,
+        pick_lora,
+    ]
     follow_event = follow_key.change(
         follow,
         inputs=[follow_key],
@@ -337,6 +364,7 @@ def render(ctx) -> list:
         start_training, inputs=inputs, outputs=[job_id, follow_key], cancels=[follow_event], **private
     )
     cancel.click(cancel_training, inputs=[job_id], **private)
+    use_checkpoint.click(use_recommended, inputs=[job_id], **private)
     resume.click(
         resume_training,
         inputs=[job_id, character],
