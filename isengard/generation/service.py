@@ -14,6 +14,7 @@ from typing import Any
 
 from isengard import validation
 from isengard.errors import InputError, NotAvailableError
+from isengard.evaluation.badges import likeness_badges
 from isengard.generation.metadata import SAMPLER_NAMES, ImageParameters, LoraUse, write_png
 from isengard.jobs import JobContext, JobRunner
 from isengard.models.catalogue import BaseModel, Catalogue
@@ -413,6 +414,7 @@ class GenerationService:
                 target.unlink(missing_ok=True)
                 raise
             saved.append({"path": str(path), "seed": generated.seed})
+        self._add_badges(form, saved)
         elapsed = time.monotonic() - started
         self.db.execute(
             "INSERT INTO generations(id, job_id, created_at, backend, base_model, prompt, negative_prompt, params,"
@@ -446,6 +448,18 @@ class GenerationService:
             "seconds": round(elapsed, 3),
             "info": result.info,
         }
+
+    def _add_badges(self, form: GenerateForm, saved: list[dict[str, Any]]) -> None:
+        """Pictures made with a character get their likeness badge (face found, 0–100)."""
+        if form.character_id is None or self.characters is None or not saved:
+            return
+        evaluator = next((p for p in self.registry.of_kind("evaluation") if p.availability().ok), None)
+        if evaluator is None:
+            return
+        photos = [Path(item.image) for item in self.characters.dataset(int(form.character_id))]
+        badges = likeness_badges(evaluator, photos, [Path(s["path"]) for s in saved])
+        for entry, badge in zip(saved, badges, strict=True):
+            entry["likeness"] = badge
 
     # history ----------------------------------------------------------------------------------------
     def history(self, limit: int = 50) -> list[dict[str, Any]]:

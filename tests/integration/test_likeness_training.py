@@ -67,7 +67,9 @@ def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tm
     assert any(
         n.startswith("Using the recommended checkpoint: step 15: looks most like Ada") for n in prepared.notes
     )
-    assert ctx.runner.wait(gen_id, 60).status == "succeeded"
+    made = ctx.runner.wait(gen_id, 60)
+    assert made.status == "succeeded"
+    assert made.result["images"][0]["likeness"] == {"face": False, "likeness": None}  # a placeholder picture
     exported = report(ctx.runner.db, job_id)
     assert [s["step"] for s in exported["steps"]] == [5, 10, 15, 20]
     assert exported["steps"][0]["probes"][0]["found"] is True

@@ -110,3 +110,19 @@ def test_the_best_checkpoint_is_the_most_alike_one_before_copying_starts():
     assert tie.step == 500  # ties go to the earlier step
     none, why = best_checkpoint([_summary(250, None, found=False)], "Ada")
     assert none is None and "No face was found in any probe picture" in why
+
+
+def test_pictures_made_with_a_character_get_a_likeness_badge(evaluator, pictures, tmp_path):
+    from isengard.evaluation.badges import badge_text, likeness_badges
+    from tests.photos import good_set
+
+    photos = good_set(tmp_path / "ada")
+    badges = likeness_badges(evaluator, photos, [pictures["closer"], pictures["grace"], pictures["coffee"]])
+    assert badges[0]["face"] and badges[0]["likeness"] >= 75
+    assert badges[1]["face"] and badges[1]["likeness"] < 50
+    assert badges[2] == {"face": False, "likeness": None}
+    assert badge_text(badges[0], "Ada").startswith("looks like Ada: ")
+    assert badge_text(badges[2], "Ada") == "no face found"
+    assert likeness_badges(evaluator, photos, [tmp_path / "missing.png"]) == [
+        {"face": None, "likeness": None}
+    ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from isengard.errors import IsengardError
+from isengard.evaluation.badges import badge_text
 from isengard.generation.metadata import settings_from_png
 from isengard.generation.service import GenerateForm
 from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
@@ -58,6 +59,24 @@ def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
     if offered is not None:
         return [(ref.label, ref.id) for ref in offered]
     return [(m.label, m.id) for m in ctx.catalogue.all()]
+
+
+def _gallery_items(ctx, images: list[dict], character_id) -> list[tuple[str, str]]:
+    """(picture, caption) with each picture's seed and, when made with a character, its likeness badge;
+    those pictures come most-alike first."""
+    name = None
+    if character_id:
+        try:
+            name = ctx.characters.get(int(character_id)).name
+        except IsengardError:
+            name = None
+    if name and any((i.get("likeness") or {}).get("likeness") is not None for i in images):
+        images = sorted(images, key=lambda i: -((i.get("likeness") or {}).get("likeness") or -1))
+    items = []
+    for image in images:
+        badge = badge_text(image.get("likeness"), name) if name else ""
+        items.append((image["path"], f"seed {image['seed']}" + (f" · {badge}" if badge else "")))
+    return items
 
 
 def _family(ctx, model_id: str | None) -> str | None:
@@ -456,7 +475,7 @@ def render(ctx) -> list:
             yield {}
             return
         if job.status == "succeeded" and job.result:
-            images = [(i["path"], f"seed {i['seed']}") for i in job.result["images"]]
+            images = _gallery_items(ctx, job.result["images"], job.params.get("form", {}).get("character_id"))
             seed_text = "Seeds: " + ", ".join(str(i["seed"]) for i in job.result["images"])
             yield view(job) | {
                 gallery: images,
@@ -532,8 +551,8 @@ def render(ctx) -> list:
             return gr.update(), gr.update()
         gen_id = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
         gen = ctx.generation.get(gen_id)
-        images = [(i["path"], f"seed {i['seed']}") for i in gen["images"] if Path(i["path"]).exists()]
-        return gen_id, images
+        existing = [i for i in gen["images"] if Path(i["path"]).exists()]
+        return gen_id, _gallery_items(ctx, existing, gen.get("character_id"))
 
     @ui_action("image.load_png")
     def load_settings(file):
