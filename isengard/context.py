@@ -11,6 +11,7 @@ from typing import Any
 
 from isengard.characters.service import CharacterService
 from isengard.device import DeviceInfo, detect_device
+from isengard.evaluation.evaluate_job import EvaluationService
 from isengard.generation.options import load_generation_config
 from isengard.generation.service import GenerationService
 from isengard.jobs import JobRunner
@@ -43,6 +44,7 @@ class AppContext:
     tokens: TokenStore
     loras: LoraStore
     training: TrainingService
+    evaluation: EvaluationService
     extras: dict[str, Any] = field(default_factory=dict)
     backups: DailyBackups | None = None
 
@@ -146,6 +148,14 @@ def bootstrap(
         default_backend="mock" if settings.fast_test else "diffusers",
         vram_gb=lambda: detect_device().vram_gb,
     )
+    evaluation = EvaluationService(
+        paths=paths,
+        registry=registry,
+        runner=runner,
+        characters=characters,
+        loras=loras,
+        generation=generation,
+    )
     ctx = AppContext(
         settings,
         paths,
@@ -159,6 +169,7 @@ def bootstrap(
         tokens,
         loras,
         training,
+        evaluation,
     )
     if start_runner:
         runner.start()

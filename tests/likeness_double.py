@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PIL import ImageEnhance
 
+from plugins.image.mock import MockImageBackend
 from plugins.training.mock import MockTrainer
 from tests import photos
 
@@ -62,3 +63,42 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class FaceImageBackend(MockImageBackend):
+    """Test double: an image backend whose picture depends on the LoRA file's step (`NAME_<step:09d>`, the
+    final file counts as `final_step`): the prepared face pictures of `rising_pictures`."""
+
+    name = "faces"
+    label = "Face pictures (test double)"
+
+    def __init__(self, pictures: dict[int, Path], final_step: int):
+        super().__init__(seconds_per_step=0.0)
+        self.pictures, self.final_step = pictures, final_step
+
+    def run(self, request, ctx):
+        from PIL import Image
+
+        from plugins.image.interface import GeneratedImage, ImageResult
+
+        stem = request.loras[0].path.stem
+        tail = stem.rsplit("_", 1)[-1]
+        step = int(tail) if tail.isdigit() and len(tail) == 9 else self.final_step
+        image = Image.open(self.pictures[step]).convert("RGB")
+        if step != self.final_step:  # honest variety across the probes; the last file copies exactly
+            image = vary(image, request.seed % 5)
+        return ImageResult(images=[GeneratedImage(image=image, seed=request.seed)])
+
+
+def vary(image, index: int):
+    """Five honest variations of one picture (as five prompts give), the same face in each."""
+    from PIL import ImageOps
+
+    w, h = image.size
+    return [
+        lambda im: im,
+        ImageOps.mirror,
+        lambda im: im.rotate(6),
+        lambda im: ImageEnhance.Brightness(im).enhance(0.8),
+        lambda im: im.crop((w // 20, h // 20, w - w // 20, h - h // 20)).resize((w, h)),
+    ][index](image)

@@ -15,6 +15,7 @@ from isengard import __version__
 from isengard.cli import (
     character_cmd,
     doctor_cmd,
+    evaluate_cmd,
     generate_cmd,
     jobs_cmd,
     models_cmd,
@@ -26,7 +27,17 @@ from isengard.cli.common import print_json
 from isengard.errors import IsengardError
 from isengard.obs import event, use_correlation
 
-COMMANDS = (serve_cmd, doctor_cmd, character_cmd, train_cmd, generate_cmd, models_cmd, jobs_cmd, recover_cmd)
+COMMANDS = (
+    serve_cmd,
+    doctor_cmd,
+    character_cmd,
+    train_cmd,
+    generate_cmd,
+    evaluate_cmd,
+    models_cmd,
+    jobs_cmd,
+    recover_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

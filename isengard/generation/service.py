@@ -341,9 +341,10 @@ class GenerationService:
         )
         return job_id, prepared
 
-    def _run_job(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
-        form = GenerateForm.from_dict(params["form"])
-        notes = list(params.get("notes", []))
+    def build_request(
+        self, form: GenerateForm, ctx: JobContext
+    ) -> tuple[ImageBackend, BaseModel, ModelRef, ImageRequest]:
+        """The backend's request for a prepared form (its base model resolved; downloaded if needed)."""
         backend = self.backend(form.backend)
         model = self.model_for(backend, form.base_model or self.default_base_for(backend))
         ctx.progress(phase="loading", message=f"Preparing {model.label}")
@@ -373,6 +374,12 @@ class GenerationService:
             if self.config
             else {},
         )
+        return backend, model, base_ref, request
+
+    def _run_job(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
+        form = GenerateForm.from_dict(params["form"])
+        notes = list(params.get("notes", []))
+        backend, model, base_ref, request = self.build_request(form, ctx)
         ctx.progress(phase="generating", step=0, total=request.steps * request.count, message="Generating")
         started = time.monotonic()
         try:

@@ -33,6 +33,7 @@ CASES = [
     (["train", "Nobody", "--base", "flux-dev", "--json"], 5, "There is no character"),
     (["generate", "--prompt", "x", "--steps", "0", "--json"], 5, "Steps must be a whole number"),
     (["jobs", "show", "job-that-is-not", "--json"], 5, "There is no job"),
+    (["evaluate", "No Photos", "--json"], 5, "has no trained LoRA yet"),
     (["models", "download", "no-such-model", "--json"], 5, "no-such-model"),
     (["recover", "--backup", "latest", "--json"], 5, "no database backups"),
 ]

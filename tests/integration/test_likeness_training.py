@@ -13,7 +13,7 @@ import pytest
 from isengard.evaluation.watch import load_summaries, report
 from tests import photos
 from tests.helpers import install_tiny, make_settings
-from tests.likeness_double import RisingLikenessTrainer, rising_pictures
+from tests.likeness_double import FaceImageBackend, RisingLikenessTrainer, rising_pictures
 
 
 @pytest.fixture
@@ -73,6 +73,34 @@ def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tm
     exported = report(ctx.runner.db, job_id)
     assert [s["step"] for s in exported["steps"]] == [5, 10, 15, 20]
     assert exported["steps"][0]["probes"][0]["found"] is True
+
+
+def test_evaluate_scores_every_file_of_a_lora_through_an_image_backend(ctx, tmp_path):
+    """`evaluate` for a LoRA trained elsewhere: the probes are drawn through an image backend (a double
+    drawing the rising face pictures per file) and the best file is recommended."""
+    good = _character(ctx, tmp_path)
+    pictures = rising_pictures(tmp_path / "probes", good[0])
+    job = ctx.runner.wait(
+        ctx.training.submit(
+            "Ada",
+            base_model="flux-dev",
+            overrides={"steps": 20, "save_every": 5, "sample_every": 0, "max_checkpoints": 8},
+        ),
+        timeout=120,
+    )
+    assert job.status == "succeeded", job.error
+    ctx.registry.register(FaceImageBackend(pictures, final_step=20))
+    evaluation = ctx.runner.wait(ctx.evaluation.submit("Ada", everything=True, backend="faces"), timeout=120)
+    assert evaluation.status == "succeeded", evaluation.error
+    result = evaluation.result
+    assert [f["step"] for f in result["files"]] == [5, 10, 15, 20]
+    assert result["files"][0]["likeness"] < 50 and result["files"][3]["copying"] is True
+    assert result["recommendation"]["step"] == 15 and result["recommendation"]["file"].endswith(
+        "_000000015.safetensors"
+    )
+    probes = sorted((ctx.paths.training_run_dir(evaluation.id) / "probes").glob("*.png"))
+    assert len(probes) == 20  # five framings for each of the four files
+    assert ctx.generation.history() == []  # probes never clutter the picture history
 
 
 @pytest.mark.slow

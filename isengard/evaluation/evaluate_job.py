@@ -1,0 +1,169 @@
+"""Evaluate any LoRA: draw the probe set through an image backend (the built-in one, a ComfyUI server,
+the fast-test placeholders) with each LoRA file, score the pictures against the character's photos and
+recommend the file that looks most like them — for a LoRA trained here, by ai-toolkit, or imported.
+The probes are kept with the job's run folder, not in the picture history."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from isengard.errors import InputError, NotAvailableError
+from isengard.evaluation.probes import probe_prompts
+from isengard.evaluation.watch import LikenessWatch, load_summaries
+from isengard.generation.service import GenerateForm
+from isengard.storage.files import atomic_save
+
+PROBE_SEED = 1000  # probe i is drawn with seed 1000 + i, for every file alike
+
+
+class _InnerContext:
+    """The job's context for the image backend: its own step counts stay out of the evaluation's progress."""
+
+    def __init__(self, ctx):
+        self._ctx = ctx
+        self.job_id, self.correlation_id = ctx.job_id, getattr(ctx, "correlation_id", None)
+
+    def progress(self, **fields: Any) -> None:
+        kept = {k: v for k, v in fields.items() if k in ("preview",)}
+        if kept:
+            self._ctx.progress(**kept)
+
+    def is_cancelled(self) -> bool:
+        return self._ctx.is_cancelled()
+
+    def check_cancelled(self) -> None:
+        self._ctx.check_cancelled()
+
+    def log(self, event_name: str, message: str, **context: Any) -> None:
+        self._ctx.log(event_name, message, **context)
+
+    def __getattr__(self, name: str):
+        return getattr(self._ctx, name)
+
+
+class EvaluationService:
+    def __init__(self, *, paths, registry, runner, characters, loras, generation):
+        self.paths = paths
+        self.registry = registry
+        self.runner = runner
+        self.characters = characters
+        self.loras = loras
+        self.generation = generation
+        runner.register("evaluate", self._run, uses_gpu=True)
+
+    def evaluator(self):
+        for plugin in self.registry.of_kind("evaluation"):
+            if plugin.availability().ok:
+                return plugin
+        raise NotAvailableError("No face model can run here, so the likeness cannot be measured.")
+
+    def files_for(self, character, lora: str | None, everything: bool) -> list[dict[str, Any]]:
+        """The files to evaluate: one given file, or the newest training's final (and its checkpoints)."""
+        if lora:
+            path = Path(lora).expanduser().resolve()
+            record = self.loras.by_path(path)
+            return [
+                {"path": str(path), "step": record.step if record and record.step else 1, "name": path.name}
+            ]
+        newest = self.loras.newest_for_character(character.id)
+        if newest is None:
+            raise InputError(f"{character.name} has no trained LoRA yet: train one or pass --lora FILE.")
+        records = [newest]
+        if everything:
+            records += [
+                r
+                for r in self.loras.for_character(character.id, kinds=("checkpoint",))
+                if r.job_id == newest.job_id
+            ]
+        files = [
+            {"path": str(r.path), "step": r.step or 0, "name": r.name} for r in records if r.path.exists()
+        ]
+        return sorted(files, key=lambda f: f["step"])
+
+    def submit(
+        self, character_ref, *, lora: str | None = None, everything: bool = False, backend=None, base=None
+    ) -> str:
+        character = self.characters.get(character_ref)
+        self.evaluator()  # say now, not in the job, when no face model can run
+        files = self.files_for(character, lora, everything)
+        for entry in files:  # every file checked as a generation would check it, before anything runs
+            self.generation.prepare(self._form(character, entry, backend, base, 0))
+        return self.runner.submit(
+            "evaluate",
+            {"character_id": character.id, "files": files, "backend": backend, "base_model": base},
+            title=f"Measure how much {character.name}'s LoRA looks like them",
+        )
+
+    @staticmethod
+    def _form(character, entry, backend, base, index: int) -> GenerateForm:
+        return GenerateForm(
+            prompt=probe_prompts(character.trigger_word, character.class_word)[index],
+            backend=backend,
+            base_model=base,
+            loras=[{"path": entry["path"], "strength": 1.0}],
+            seed=PROBE_SEED + index,
+        )
+
+    def _run(self, ctx, params: dict[str, Any]) -> dict[str, Any]:
+        character = self.characters.get(params["character_id"])
+        prompts = probe_prompts(character.trigger_word, character.class_word)
+        watch = LikenessWatch(
+            db=self.runner.db,
+            evaluator=self.evaluator(),
+            job_id=ctx.job_id,
+            photos=[item.image for item in self.characters.dataset(character.id)],
+            prompts=prompts,
+            name=character.name,
+        )
+        folder = self.paths.training_run_dir(ctx.job_id) / "probes"
+        files, started = params["files"], time.monotonic()
+        for number, entry in enumerate(files, start=1):
+            pictures = []
+            for index in range(len(prompts)):
+                ctx.check_cancelled()
+                ctx.progress(
+                    phase="generating",
+                    step=(number - 1) * len(prompts) + index,
+                    total=len(files) * len(prompts),
+                    message=f"Drawing probe {index + 1} of {len(prompts)} with {entry['name']} ({number} of {len(files)})",
+                )
+                prepared = self.generation.prepare(
+                    self._form(character, entry, params.get("backend"), params.get("base_model"), index)
+                )
+                inner = _InnerContext(ctx)
+                backend, _, _, request = self.generation.build_request(prepared.form, inner)
+                image = backend.run(request, inner).images[0].image
+                target = folder / f"step{entry['step']:09d}_{index}.png"
+                atomic_save(target, image.save)
+                pictures.append(str(target))
+            scored = watch.on_samples(entry["step"], pictures)
+            ctx.progress(likeness=scored, message=f"Scored {entry['name']}")
+        recommendation = watch.recommend({f["step"] for f in files})
+        by_step = {f["step"]: f["path"] for f in files}
+        recommendation["file"] = by_step.get(recommendation["step"]) if recommendation["step"] else None
+        summaries = load_summaries(self.runner.db, ctx.job_id)
+        return {
+            "character": character.name,
+            "files": [
+                {
+                    "file": f["path"],
+                    "step": f["step"],
+                    "likeness": next(
+                        (
+                            round(s.median_likeness, 1)
+                            for s in summaries
+                            if s.step == f["step"] and s.median_likeness is not None
+                        ),
+                        None,
+                    ),
+                    "faces": next((round(s.face_share, 2) for s in summaries if s.step == f["step"]), 0),
+                    "copying": any(s.copying for s in summaries if s.step == f["step"]),
+                    "collapsed": any(s.collapsed for s in summaries if s.step == f["step"]),
+                }
+                for f in files
+            ],
+            "recommendation": recommendation,
+            "seconds": round(time.monotonic() - started, 2),
+        }
