@@ -9,6 +9,7 @@ never show a face (the tiny test models draw noise) costs no more than the face 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -37,6 +38,14 @@ class LikenessWatch:
         self.seconds = 0.0
         self._reference: Reference | None = None
         self._prints = None
+        threading.Thread(target=self._warm_up, name="likeness-warm-up", daemon=True).start()
+
+    def _warm_up(self) -> None:
+        """The face models load while the base model loads and the first steps run, not in their way."""
+        try:
+            self.evaluator.warm_up()
+        except Exception as exc:
+            event("likeness.warm_up_failed", f"{exc!r}", level="WARNING", job_id=self.job_id)
 
     def _ensure_reference(self) -> Reference | None:
         if self._reference is None and self.photos:

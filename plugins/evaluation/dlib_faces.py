@@ -64,6 +64,9 @@ class DlibEvaluator(Evaluator):
                 )
             return self._models
 
+    def warm_up(self) -> None:
+        self._load()
+
     def read(self, images: list[Path]) -> list[FaceReading]:
         return [self.read_one(path) for path in images]
 

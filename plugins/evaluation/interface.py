@@ -44,5 +44,9 @@ class Evaluator(Plugin):
     def read(self, images: list[Path]) -> list[FaceReading]:
         """One reading per picture, in order; a picture without a face gives `FaceReading(found=False)`."""
 
+    def warm_up(self) -> None:
+        """Load the models now (called in the background when a training starts, so the first scoring
+        does not wait for them). Optional."""
+
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
