@@ -107,3 +107,28 @@ def best_checkpoint(summaries: list[CheckpointSummary], name: str) -> tuple[Chec
         )
         reason += f" without copying {name}'s photos; step {first.step:,} starts {sign}"
     return best, reason + "."
+
+
+TURNED = 20.0  # degrees of yaw from which a face counts as turned (three-quarter or profile)
+
+
+def pose_sentence(summary: CheckpointSummary) -> str | None:
+    """Whether the likeness holds when the head is turned, from the probes' yaw."""
+    turned = [
+        p.likeness
+        for p in summary.probes
+        if p.likeness is not None and p.yaw is not None and abs(p.yaw) >= TURNED
+    ]
+    facing = [
+        p.likeness
+        for p in summary.probes
+        if p.likeness is not None and p.yaw is not None and abs(p.yaw) < TURNED
+    ]
+    if not turned:
+        return "No probe showed the head turned, so the likeness in profile is not known yet."
+    turned_m = float(np.median(turned))
+    if not facing:
+        return f"Head turned: {turned_m:.0f}/100."
+    facing_m = float(np.median(facing))
+    holds = "holds" if turned_m >= min(50.0, facing_m - 10) else "drops"
+    return f"The likeness {holds} with the head turned ({turned_m:.0f}/100, facing the camera {facing_m:.0f}/100)."

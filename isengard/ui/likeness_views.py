@@ -4,7 +4,9 @@ model's same-person mark), the newest probes with their scores, and the recommen
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
+from isengard.evaluation.likeness import pose_sentence
 from isengard.evaluation.probes import framing_of
 from isengard.evaluation.watch import load_summaries
 
@@ -29,7 +31,7 @@ def likeness_svg(summaries) -> str:
         return top + plot_h * (1 - value / 100)
 
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="Likeness by step">',
+        f'<svg viewBox="0 0 {width} {height}" width="100%" style="max-width:640px" role="img" aria-label="Likeness by step">',
         f'<rect x="{left}" y="{y(50):.1f}" width="{plot_w}" height="{y(0) - y(50):.1f}" fill="#f3f4f6"/>',
         f'<line x1="{left}" x2="{left + plot_w}" y1="{y(50):.1f}" y2="{y(50):.1f}" stroke="#9ca3af" stroke-dasharray="4 3"/>',
         f'<text x="{left + plot_w - 2}" y="{y(50) - 4:.1f}" text-anchor="end" font-size="11" fill="#6b7280">50: same person</text>',
@@ -72,6 +74,8 @@ def likeness_html(ctx, job) -> str:
             for i, p in enumerate(last.probes)
         )
         parts.append(f"<div>Step {last.step:,}: {html.escape(probes)}</div>")
+        if any(p.found for p in last.probes):
+            parts.append(f'<div class="isg-muted">{html.escape(pose_sentence(last))}</div>')
         flags = [
             f"step {s.step:,} copies a training photo"
             if s.copying
@@ -96,3 +100,70 @@ def likeness_html(ctx, job) -> str:
 def recommended_file(job) -> str | None:
     rec = (job.result or {}).get("recommendation") if job and job.result else None
     return rec.get("file") if rec else None
+
+
+def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
+    """For a LoRA picked in the list: its training's likeness (curve, recommendation, pose), the probe
+    pictures of its step with their scores, and the report as a JSON file to download."""
+    import json
+
+    from isengard.evaluation.watch import report
+
+    if not lora_id:
+        return "", [], None
+    record = ctx.loras.get(int(lora_id))
+    summaries = load_summaries(ctx.runner.db, record.job_id) if record.job_id else []
+    if not summaries:
+        return (
+            '<div class="isg-muted">No likeness was measured for this LoRA. Measure it with <code>python -m isengard evaluate</code>.</div>',
+            [],
+            None,
+        )
+    step = record.step if any(s.step == record.step for s in summaries) else summaries[-1].step
+    chosen = next(s for s in summaries if s.step == step)
+    final = (
+        next((r for r in ctx.loras.for_character(record.character_id) if r.job_id == record.job_id), record)
+        if record.character_id
+        else record
+    )
+    rec = (final.metadata or {}).get("recommendation") or {}
+    lines = [f'<div id="lora-likeness">{likeness_svg(summaries)}']
+    score = "no face found" if chosen.median_likeness is None else f"{chosen.median_likeness:.0f}/100"
+    lines.append(f"<div>This file (step {step:,}): {html.escape(score)}</div>")
+    if any(p.found for p in chosen.probes):
+        lines.append(f'<div class="isg-muted">{html.escape(pose_sentence(chosen))}</div>')
+    if rec.get("reason"):
+        lines.append(f'<div class="isg-ok">Recommended: {html.escape(rec["reason"])}</div>')
+    lines.append("</div>")
+    rows = ctx.runner.db.query(
+        "SELECT * FROM probe_scores WHERE job_id=? AND step=? ORDER BY idx", (record.job_id, step)
+    )
+    pictures = [
+        (
+            row["image"],
+            f"{framing_of(row['idx'])}: "
+            + (f"{row['likeness']:.0f}/100" if row["likeness"] is not None else "no face")
+            + (" · copies a photo" if row["copies_photo"] is not None else ""),
+        )
+        for row in rows
+        if Path(row["image"]).exists()
+    ]
+    target = ctx.paths.scratch("reports") / f"likeness-{record.name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report(ctx.runner.db, record.job_id), indent=2))
+    return "".join(lines), pictures, str(target)
+
+
+def thumbnails_html(pictures: list[tuple[str, str]]) -> str:
+    """Probe pictures as small captioned thumbnails (files under the studio's served folders)."""
+    from urllib.parse import quote
+
+    if not pictures:
+        return ""
+    cells = "".join(
+        f'<figure style="margin:0;width:128px"><img src="/gradio_api/file={quote(path)}" alt="{html.escape(caption)}"'
+        f' style="width:128px;height:128px;object-fit:cover;border-radius:6px">'
+        f'<figcaption class="isg-muted" style="font-size:12px">{html.escape(caption)}</figcaption></figure>'
+        for path, caption in pictures
+    )
+    return f'<div style="display:flex;flex-wrap:wrap;gap:8px"><b style="width:100%">Its probe pictures</b>{cells}</div>'

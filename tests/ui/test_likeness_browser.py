@@ -53,6 +53,15 @@ def test_the_likeness_curve_and_using_the_recommended_checkpoint(browser, likene
         page.click("#train-use-checkpoint")
         expect(page.get_by_text("Image Gen now uses step 15 for this character.")).to_be_visible()
 
+        # the report of one file, later, from the LoRA list: its score, its probes, the JSON to download
+        page.locator("#train-pick-lora input").click()
+        page.get_by_role("option").filter(has_text="step 15").first.click()
+        expect(page.locator("#train-lora-likeness")).to_contain_text("This file (step 15):")
+        expect(page.locator("#train-lora-likeness")).to_contain_text("Recommended: step 15")
+        expect(page.locator("#train-lora-probes img")).to_have_count(1)
+        expect(page.locator("#train-lora-report")).to_be_visible()
+        page.shot("training_lora_report")
+
         page.get_by_role("tab", name="Image Gen").click()
         choose(page, "gen-character", "Ada")
         page.wait_for_function("() => document.querySelector('#gen-lora input').value.includes('step 15')")

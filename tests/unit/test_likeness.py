@@ -126,3 +126,14 @@ def test_pictures_made_with_a_character_get_a_likeness_badge(evaluator, pictures
     assert likeness_badges(evaluator, photos, [tmp_path / "missing.png"]) == [
         {"face": None, "likeness": None}
     ]
+
+
+def test_the_pose_sentence_says_whether_the_likeness_holds_when_the_head_turns():
+    from isengard.evaluation.likeness import pose_sentence
+
+    def probes(*rows):
+        return summarise(500, [ProbeScore("p", True, score, yaw) for score, yaw in rows], collapsed=False)
+
+    assert "holds" in pose_sentence(probes((80, 2), (78, -5), (74, 35)))
+    assert "drops" in pose_sentence(probes((80, 2), (78, -5), (40, 35)))
+    assert "not known yet" in pose_sentence(probes((80, 2), (78, -5)))

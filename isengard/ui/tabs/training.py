@@ -13,7 +13,7 @@ from isengard.ui import params_form
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.follow import progress_html
-from isengard.ui.likeness_views import likeness_html, recommended_file
+from isengard.ui.likeness_views import likeness_html, lora_report, recommended_file, thumbnails_html
 from isengard.ui.plugin_status import status_html
 from plugins.training.interface import TrainingParams
 
@@ -142,6 +142,15 @@ def render(ctx) -> list:
                         _backend_html(ctx, svc.default_backend), elem_id="train-backend-state"
                     )
                     advanced = params_form.build(TrainingParams, exclude={"steps"}, values=start_values)
+                    sample_prompts = gr.Textbox(
+                        label="Sample prompts",
+                        lines=3,
+                        elem_id="train-sample-prompts",
+                        placeholder="Empty: five standard framings (close-up, half body, three-quarter view, "
+                        "other light, full body).",
+                        info="One per line, each with the trigger word. The samples are also how the likeness "
+                        "is measured, so keep the person in them.",
+                    )
                 with gr.Row():
                     start = gr.Button("Train", variant="primary", elem_id="train-start", scale=3)
                     cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel", scale=1)
@@ -183,6 +192,11 @@ def render(ctx) -> list:
                     info="Pick a LoRA to download it (it also works in ComfyUI and A1111).",
                 )
                 download = gr.DownloadButton("Download", elem_id="train-download", scale=1)
+            lora_likeness = gr.HTML("", elem_id="train-lora-likeness")
+            lora_probes = gr.HTML("", elem_id="train-lora-probes")
+            report_file = gr.DownloadButton(
+                "Download the likeness report (JSON)", visible=False, elem_id="train-lora-report"
+            )
 
     params = {**simple, **advanced}
     names = list(params)
@@ -243,12 +257,14 @@ def render(ctx) -> list:
         if not data[character]:
             raise gr.Error("Pick a character first (create one in the Characters tab).")
         overrides = params_form.coerce(TrainingParams, {name: data[params[name]] for name in names})
+        own_prompts = [line.strip() for line in (data[sample_prompts] or "").splitlines() if line.strip()]
         new_id = svc.submit(
             int(data[character]),
             base_model=data[base],
             backend=data[backend],
             preset=data[preset],
             overrides=overrides,
+            sample_prompts=own_prompts or None,
         )
         gr.Info("Training started. You can close the page: it keeps running and you can come back.")
         return new_id, f"{new_id}@{time.time()}"
@@ -307,8 +323,14 @@ def render(ctx) -> list:
     @ui_action("training.pick_lora")
     def pick(lora_id):
         if not lora_id:
-            return gr.update(value=None)
-        return gr.update(value=str(ctx.loras.get(int(lora_id)).path))
+            return gr.update(value=None), "", "", gr.update(visible=False)
+        html_text, pictures, report_path = lora_report(ctx, lora_id)
+        return (
+            gr.update(value=str(ctx.loras.get(int(lora_id)).path)),
+            html_text,
+            thumbnails_html(pictures),
+            gr.update(value=report_path, visible=bool(report_path)),
+        )
 
     @ui_action("training.page_load")
     def on_load():
@@ -338,7 +360,7 @@ def render(ctx) -> list:
         return gr.update(choices=[(c.name, c.id) for c in characters], value=keep)
 
     private = {"api_visibility": "private"}
-    inputs = {character, base, backend, preset, *params.values()}
+    inputs = {character, base, backend, preset, sample_prompts, *params.values()}
     character.change(choose_character, inputs=[character], outputs=[readiness, loras, pick_lora], **private)
     base.change(choose_model, inputs=[base], outputs=[model_state, preset, preset_reason], **private)
     preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
@@ -372,7 +394,9 @@ def render(ctx) -> list:
         cancels=[follow_event],
         **private,
     )
-    pick_lora.change(pick, inputs=[pick_lora], outputs=[download], **private)
+    pick_lora.change(
+        pick, inputs=[pick_lora], outputs=[download, lora_likeness, lora_probes, report_file], **private
+    )
     backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
     tab.select(refresh_characters, inputs=[character], outputs=[character], show_progress="hidden", **private)
     return [(on_load, [], [character, readiness, loras, pick_lora, job_id, follow_key, model_state])]
