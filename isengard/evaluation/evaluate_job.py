@@ -144,6 +144,10 @@ class EvaluationService:
         by_step = {f["step"]: f["path"] for f in files}
         recommendation["file"] = by_step.get(recommendation["step"]) if recommendation["step"] else None
         summaries = load_summaries(self.runner.db, ctx.job_id)
+        for entry in files:  # each file's report can be found from the LoRA list later
+            record = self.loras.by_path(Path(entry["path"]))
+            if record is not None:
+                self.loras.update_metadata(record.id, likeness_job=ctx.job_id, likeness_step=entry["step"])
         return {
             "character": character.name,
             "files": [

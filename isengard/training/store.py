@@ -172,14 +172,19 @@ class LoraStore:
         finals = self.for_character(character_id)
         return finals[0] if finals else None
 
+    def update_metadata(self, lora_id: int, **values: Any) -> None:
+        record = self.get(lora_id)
+        self.db.execute(
+            "UPDATE loras SET metadata=? WHERE id=?", (dumps({**record.metadata, **values}), lora_id)
+        )
+
     def choose_checkpoint(self, final_id: int, path: Path) -> None:
         """The person's own pick among a training's files: Image Gen uses it for the character from now on."""
         record = self.get(final_id)
         chosen = self.by_path(Path(path))
         if chosen is None or chosen.job_id != record.job_id:
             raise InputError("That file is not one of this training's checkpoints.")
-        metadata = {**record.metadata, "chosen_file": str(chosen.path)}
-        self.db.execute("UPDATE loras SET metadata=? WHERE id=?", (dumps(metadata), final_id))
+        self.update_metadata(final_id, chosen_file=str(chosen.path))
         event("lora.checkpoint_chosen", f"{chosen.name} chosen", lora_id=final_id, path=str(chosen.path))
 
     def preferred_for_character(self, character_id: int) -> tuple[LoraRecord | None, str | None]:

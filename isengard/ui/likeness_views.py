@@ -112,14 +112,15 @@ def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
     if not lora_id:
         return "", [], None
     record = ctx.loras.get(int(lora_id))
-    summaries = load_summaries(ctx.runner.db, record.job_id) if record.job_id else []
+    job_id, step = record.job_id, record.step
+    summaries = load_summaries(ctx.runner.db, job_id) if job_id else []
+    if record.metadata.get("likeness_job"):  # measured later with "Measure likeness" (or evaluate)
+        job_id, step = record.metadata["likeness_job"], record.metadata.get("likeness_step")
+        summaries = load_summaries(ctx.runner.db, job_id)
     if not summaries:
-        return (
-            '<div class="isg-muted">No likeness was measured for this LoRA. Measure it with <code>python -m isengard evaluate</code>.</div>',
-            [],
-            None,
-        )
-    step = record.step if any(s.step == record.step for s in summaries) else summaries[-1].step
+        message = 'No likeness was measured for this LoRA yet: press "Measure likeness".'
+        return f'<div class="isg-muted">{html.escape(message)}</div>', [], None
+    step = step if any(s.step == step for s in summaries) else summaries[-1].step
     chosen = next(s for s in summaries if s.step == step)
     final = (
         next((r for r in ctx.loras.for_character(record.character_id) if r.job_id == record.job_id), record)
@@ -132,11 +133,12 @@ def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
     lines.append(f"<div>This file (step {step:,}): {html.escape(score)}</div>")
     if any(p.found for p in chosen.probes):
         lines.append(f'<div class="isg-muted">{html.escape(pose_sentence(chosen))}</div>')
+        lines.append(f'<div id="lora-pose">{pose_svg(chosen.probes)}</div>')
     if rec.get("reason"):
         lines.append(f'<div class="isg-ok">Recommended: {html.escape(rec["reason"])}</div>')
     lines.append("</div>")
     rows = ctx.runner.db.query(
-        "SELECT * FROM probe_scores WHERE job_id=? AND step=? ORDER BY idx", (record.job_id, step)
+        "SELECT * FROM probe_scores WHERE job_id=? AND step=? ORDER BY idx", (job_id, step)
     )
     pictures = [
         (
@@ -150,7 +152,7 @@ def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
     ]
     target = ctx.paths.scratch("reports") / f"likeness-{record.name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report(ctx.runner.db, record.job_id), indent=2))
+    target.write_text(json.dumps(report(ctx.runner.db, job_id), indent=2))
     return "".join(lines), pictures, str(target)
 
 
@@ -167,3 +169,32 @@ def thumbnails_html(pictures: list[tuple[str, str]]) -> str:
         for path, caption in pictures
     )
     return f'<div style="display:flex;flex-wrap:wrap;gap:8px"><b style="width:100%">Its probe pictures</b>{cells}</div>'
+
+
+def pose_svg(probes) -> str:
+    """Likeness against head turn (yaw) for one file's probes: does the likeness hold in profile?"""
+    points = [(p.yaw, p.likeness) for p in probes if p.likeness is not None and p.yaw is not None]
+    if not points:
+        return ""
+    width, height, left, bottom = 320, 160, 30, 24
+    plot_w, plot_h = width - left - 8, height - bottom - 8
+
+    def x(yaw: float) -> float:
+        return left + plot_w * (max(-60.0, min(60.0, yaw)) + 60) / 120
+
+    def y(value: float) -> float:
+        return 8 + plot_h * (1 - value / 100)
+
+    dots = "".join(
+        f'<circle cx="{x(a):.1f}" cy="{y(v):.1f}" r="4" fill="#7c3aed"><title>turned {a:.0f}°: {v:.0f}/100</title></circle>'
+        for a, v in points
+    )
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="100%" style="max-width:320px" role="img" aria-label="Likeness by head turn">'
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y(50):.1f}" y2="{y(50):.1f}" stroke="#9ca3af" stroke-dasharray="4 3"/>'
+        f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="8" y2="{8 + plot_h}" stroke="#e5e7eb"/>'
+        f'<text x="{left}" y="{height - 6}" font-size="10" fill="#6b7280">turned left 60°</text>'
+        f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" font-size="10" fill="#6b7280">right 60°</text>'
+        f'<text x="{left - 4}" y="{y(50) + 3:.1f}" text-anchor="end" font-size="10" fill="#6b7280">50</text>'
+        f"{dots}</svg>"
+    )

@@ -62,6 +62,16 @@ def test_the_likeness_curve_and_using_the_recommended_checkpoint(browser, likene
         expect(page.locator("#train-lora-report")).to_be_visible()
         page.shot("training_lora_report")
 
+        # "Measure likeness" draws the probes with the picked file through the image backend (fast-test
+        # placeholders here: no face) and shows that file's new report
+        page.locator("#train-pick-lora input").click()
+        page.get_by_role("option").filter(has_text="final").first.click()
+        page.click("#train-measure")
+        expect(page.locator("#train-lora-likeness")).to_contain_text(
+            "This file (step 20): no face found", timeout=60_000
+        )
+        expect(page.locator("#train-lora-probes img")).to_have_count(5)
+
         page.get_by_role("tab", name="Image Gen").click()
         choose(page, "gen-character", "Ada")
         page.wait_for_function("() => document.querySelector('#gen-lora input').value.includes('step 15')")

@@ -192,6 +192,7 @@ def render(ctx) -> list:
                     info="Pick a LoRA to download it (it also works in ComfyUI and A1111).",
                 )
                 download = gr.DownloadButton("Download", elem_id="train-download", scale=1)
+                measure = gr.Button("Measure likeness", elem_id="train-measure", scale=1)
             lora_likeness = gr.HTML("", elem_id="train-lora-likeness")
             lora_probes = gr.HTML("", elem_id="train-lora-probes")
             report_file = gr.DownloadButton(
@@ -332,6 +333,29 @@ def render(ctx) -> list:
             gr.update(value=report_path, visible=bool(report_path)),
         )
 
+    @ui_action("training.measure")
+    def measure_likeness(lora_id):
+        if not lora_id:
+            raise gr.Error("Pick a LoRA file first.")
+        record = ctx.loras.get(int(lora_id))
+        if not record.character_id:
+            raise gr.Error("This LoRA belongs to no character, so there is no one to compare it with.")
+        measuring = ctx.evaluation.submit(record.character_id, lora=str(record.path))
+        for job, _ in ctx.runner.follow(measuring, poll=0.3):
+            if not job.terminal:
+                note = job.progress.get("message") or "Measuring the likeness"
+                yield f'<div class="isg-muted">{html.escape(note)}…</div>', "", gr.update()
+        job = ctx.runner.get(measuring)
+        if job.status != "succeeded":
+            yield (
+                f'<div class="isg-warn">The likeness could not be measured: {html.escape(job.error or job.status)}</div>',
+                "",
+                gr.update(),
+            )
+            return
+        html_text, pictures, report_path = lora_report(ctx, lora_id)
+        yield html_text, thumbnails_html(pictures), gr.update(value=report_path, visible=bool(report_path))
+
     @ui_action("training.page_load")
     def on_load():
         characters = ctx.characters.list()
@@ -396,6 +420,9 @@ def render(ctx) -> list:
     )
     pick_lora.change(
         pick, inputs=[pick_lora], outputs=[download, lora_likeness, lora_probes, report_file], **private
+    )
+    measure.click(
+        measure_likeness, inputs=[pick_lora], outputs=[lora_likeness, lora_probes, report_file], **private
     )
     backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
     tab.select(refresh_characters, inputs=[character], outputs=[character], show_progress="hidden", **private)
