@@ -20,7 +20,7 @@ def likeness_svg(summaries) -> str:
     """The likeness curve as an inline SVG: median likeness per step (0–100), the band below the
     same-person mark shaded, flagged steps (copying, one face for every prompt) marked in orange."""
     points = [(s.step, s.median_likeness, s.flagged) for s in summaries if s.median_likeness is not None]
-    width, height, left, bottom, top = 600, 200, 36, 26, 10
+    width, height, left, bottom, top = 420, 170, 34, 26, 12
     last = max([p[0] for p in points] + [1])
     plot_w, plot_h = width - left - 10, height - bottom - top
 
@@ -31,18 +31,18 @@ def likeness_svg(summaries) -> str:
         return top + plot_h * (1 - value / 100)
 
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" width="100%" style="max-width:640px" role="img" aria-label="Likeness by step">',
+        f'<svg viewBox="0 0 {width} {height}" width="100%" style="max-width:560px" role="img" aria-label="Likeness by step">',
         f'<rect x="{left}" y="{y(50):.1f}" width="{plot_w}" height="{y(0) - y(50):.1f}" fill="#f3f4f6"/>',
         f'<line x1="{left}" x2="{left + plot_w}" y1="{y(50):.1f}" y2="{y(50):.1f}" stroke="#9ca3af" stroke-dasharray="4 3"/>',
-        f'<text x="{left + plot_w - 2}" y="{y(50) - 4:.1f}" text-anchor="end" font-size="11" fill="#6b7280">50: same person</text>',
+        f'<text x="{left + plot_w - 2}" y="{y(50) - 4:.1f}" text-anchor="end" font-size="12" fill="#6b7280">50: same person</text>',
     ]
     for value in (0, 50, 100):
         parts.append(
-            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="#6b7280">{value}</text>'
+            f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="12" fill="#6b7280">{value}</text>'
         )
-    parts.append(f'<text x="{left}" y="{height - 6}" font-size="11" fill="#6b7280">step 0</text>')
+    parts.append(f'<text x="{left}" y="{height - 6}" font-size="12" fill="#6b7280">step 0</text>')
     parts.append(
-        f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" font-size="11" fill="#6b7280">step {last:,}</text>'
+        f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" font-size="12" fill="#6b7280">step {last:,}</text>'
     )
     if len(points) > 1:
         line = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v, _ in points)
