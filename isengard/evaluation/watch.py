@@ -116,10 +116,12 @@ class LikenessWatch:
         best, reason = best_checkpoint(usable, self.name)
         if best is None and summaries and not usable:
             reason = "No checkpoint was saved at a step whose probes were scored."
+        unlike = [self.photos[i].name for i in self._reference.odd_ones_out()] if self._reference else []
         return {
             "step": best.step if best else None,
             "likeness": round(best.median_likeness, 1) if best else None,
             "reason": reason,
+            "photos_unlike_the_rest": unlike,  # leave-one-out: below the same-person mark against the others
             "scoring_seconds": round(self.seconds, 2),
         }
 

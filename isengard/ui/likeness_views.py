@@ -91,6 +91,10 @@ def likeness_html(ctx, job) -> str:
     if rec:
         css = "isg-ok" if rec.get("step") else "isg-muted"
         parts.append(f'<div class="{css}" id="train-recommendation">{html.escape(rec["reason"])}</div>')
+        unlike = rec.get("photos_unlike_the_rest") or []
+        if unlike:
+            text = f"{len(unlike)} photo(s) do not look like the others and may be someone else — check them in Characters."
+            parts.append(f'<div class="isg-warn" id="train-unlike">⚠ {html.escape(text)}</div>')
     elif not summaries and not job.terminal:
         parts.append('<div class="isg-muted">Scored when the first samples appear.</div>')
     body = "".join(parts)

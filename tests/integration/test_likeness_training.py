@@ -48,6 +48,7 @@ def test_the_recommendation_is_the_most_alike_step_before_copying_starts(ctx, tm
     assert job.status == "succeeded", job.error
     rec = job.result["recommendation"]
     assert rec["step"] == 15 and rec["file"].endswith("_000000015.safetensors")
+    assert rec["photos_unlike_the_rest"] == []  # four photos of the same person
     assert rec["reason"].startswith("step 15: looks most like Ada (") and rec["reason"].endswith(
         "without copying Ada's photos; step 20 starts copying photo #1."
     )
