@@ -32,6 +32,8 @@ def test_fast_test_training_prints_a_valid_lora(tmp_path):
     info = read_lora_info(path)
     assert info.family == "flux" and info.metadata["isengard_mock"] == "true"
     assert "[succeeded]" in result.stderr and "40/40" in result.stderr
+    # the likeness verdict (placeholder samples have no face in fast-test mode)
+    assert "likeness: No face was found in any probe picture" in result.stderr
 
 
 def test_train_takes_the_sample_and_checkpoint_intervals_and_the_conv_switch(tmp_path):
