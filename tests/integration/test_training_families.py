@@ -73,7 +73,9 @@ def test_lora_from_a_training_job_loads_reproduces_and_unloads(prod_ctx, tmp_pat
 
     pipe = DiffusionPipeline.from_pretrained(str(ctx.paths.base_models / f"tiny-{family}"))
     pipe.set_progress_bar_config(disable=True)
-    prompt = f"a photo of {character.trigger_word}, a {character.class_word}"
+    from isengard.evaluation.probes import probe_prompts
+
+    prompt = probe_prompts(character.trigger_word, character.class_word)[0]  # the first sample's prompt
     seed = job.params["params"]["seed"]
     before = _generate(pipe, family, prompt, seed)
     pipe.load_lora_weights(job.result["lora_path"], adapter_name="trained")
