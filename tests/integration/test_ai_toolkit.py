@@ -206,9 +206,8 @@ def test_training_through_ai_toolkit_lands_in_the_store(aitk_ctx):
     assert "ai-toolkit 0.12.26" in job.result["backend_version"]
     losses = ctx.training.loss_curve(job_id)
     assert [s for s, _ in losses] == list(range(1, 31))
-    assert (
-        len(ctx.training.samples(job_id)) == 20
-    )  # baseline and every 10 steps, the five probe framings each
+    # the baseline and every 10 steps, the five probe framings each
+    assert len(ctx.training.samples(job_id)) == 20
     # ai-toolkit was given the probe prompts and its samples were scored (the stand-in draws no face)
     rows = ctx.runner.db.query("SELECT step, idx FROM probe_scores WHERE job_id=?", (job_id,))
     assert sorted({r["step"] for r in rows}) == [0, 10, 20, 30]
