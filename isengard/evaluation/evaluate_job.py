@@ -13,31 +13,19 @@ from isengard.errors import InputError, NotAvailableError
 from isengard.evaluation.probes import probe_prompts
 from isengard.evaluation.watch import LikenessWatch, load_summaries
 from isengard.generation.service import GenerateForm
+from isengard.jobs.forwarding import ForwardingContext
 from isengard.storage.files import atomic_save
 
 PROBE_SEED = 1000  # probe i is drawn with seed 1000 + i, for every file alike
 
 
-class _InnerContext:
+class _InnerContext(ForwardingContext):
     """The job's context for the image backend: its own step counts stay out of the evaluation's progress."""
-
-    def __init__(self, ctx):
-        self._ctx = ctx
-        self.job_id, self.correlation_id = ctx.job_id, getattr(ctx, "correlation_id", None)
 
     def progress(self, **fields: Any) -> None:
         kept = {k: v for k, v in fields.items() if k in ("preview",)}
         if kept:
             self._ctx.progress(**kept)
-
-    def is_cancelled(self) -> bool:
-        return self._ctx.is_cancelled()
-
-    def check_cancelled(self) -> None:
-        self._ctx.check_cancelled()
-
-    def log(self, event_name: str, message: str, **context: Any) -> None:
-        self._ctx.log(event_name, message, **context)
 
     def __getattr__(self, name: str):
         return getattr(self._ctx, name)

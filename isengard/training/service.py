@@ -16,6 +16,7 @@ from isengard.errors import InputError, NotAvailableError
 from isengard.evaluation.probes import probe_prompts
 from isengard.evaluation.watch import LikenessWatch
 from isengard.jobs import JobContext, JobRunner
+from isengard.jobs.forwarding import ForwardingContext
 from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.models.manager import ModelManager
 from isengard.obs import event
@@ -26,15 +27,14 @@ from plugins.base import PluginError, PluginRegistry
 from plugins.training.interface import TrainingBackend, TrainingParams, TrainingRequest
 
 
-class _Recorder:
-    """Passes progress on to the job and records each checkpoint in the LoRA store as it appears."""
+class _Recorder(ForwardingContext):
+    """Passes progress on to the job, records each checkpoint in the LoRA store as it appears and has
+    the probes scored as they appear."""
 
     def __init__(self, ctx: JobContext, on_checkpoint, watch=None):
-        self._ctx = ctx
+        super().__init__(ctx)
         self._on_checkpoint = on_checkpoint
         self._watch = watch
-        self.job_id = ctx.job_id
-        self.correlation_id = ctx.correlation_id
 
     def progress(self, **fields: Any) -> None:
         if fields.get("checkpoint"):
@@ -46,15 +46,6 @@ class _Recorder:
                 scored = self._watch.on_samples(step, list(fields["samples"]))
                 if scored is not None:
                     self._ctx.progress(likeness=scored)
-
-    def is_cancelled(self) -> bool:
-        return self._ctx.is_cancelled()
-
-    def check_cancelled(self) -> None:
-        self._ctx.check_cancelled()
-
-    def log(self, event_name: str, message: str, **context: Any) -> None:
-        self._ctx.log(event_name, message, **context)
 
 
 def checked_prompts(prompts: list[str] | None, trigger: str) -> list[str] | None:
