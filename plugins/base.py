@@ -162,6 +162,10 @@ class PluginRegistry:
     def of_kind(self, kind: str) -> list[Plugin]:
         return [p for (k, _), p in self._plugins.items() if k == kind]
 
+    def first_available(self, kind: str) -> Plugin | None:
+        """The first registered plugin of `kind` that can run here (e.g. the face model for likeness)."""
+        return next((p for p in self.of_kind(kind) if p.availability().ok), None)
+
     def all(self) -> Iterable[Plugin]:
         return list(self._plugins.values())
 

@@ -42,9 +42,9 @@ class EvaluationService:
         runner.register("evaluate", self._run, uses_gpu=True)
 
     def evaluator(self):
-        for plugin in self.registry.of_kind("evaluation"):
-            if plugin.availability().ok:
-                return plugin
+        plugin = self.registry.first_available("evaluation")
+        if plugin is not None:
+            return plugin
         raise NotAvailableError("No face model can run here, so the likeness cannot be measured.")
 
     def files_for(self, character, lora: str | None, everything: bool) -> list[dict[str, Any]]:

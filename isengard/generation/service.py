@@ -460,7 +460,7 @@ class GenerationService:
         """Pictures made with a character get their likeness badge (face found, 0–100)."""
         if form.character_id is None or self.characters is None or not saved:
             return
-        evaluator = next((p for p in self.registry.of_kind("evaluation") if p.availability().ok), None)
+        evaluator = self.registry.first_available("evaluation")
         if evaluator is None:
             return
         photos = [Path(item.image) for item in self.characters.dataset(int(form.character_id))]

@@ -267,17 +267,17 @@ class TrainingService:
 
     def _watch(self, job_id: str, request: TrainingRequest) -> LikenessWatch | None:
         """Likeness scoring for this run, when an evaluation plugin can run here."""
-        for plugin in self.registry.of_kind("evaluation"):
-            if plugin.availability().ok:
-                return LikenessWatch(
-                    db=self.runner.db,
-                    evaluator=plugin,
-                    job_id=job_id,
-                    photos=[item.image for item in request.dataset],
-                    prompts=request.sample_prompts,
-                    name=request.character or request.trigger_word,
-                )
-        return None
+        plugin = self.registry.first_available("evaluation")
+        if plugin is None:
+            return None
+        return LikenessWatch(
+            db=self.runner.db,
+            evaluator=plugin,
+            job_id=job_id,
+            photos=[item.image for item in request.dataset],
+            prompts=request.sample_prompts,
+            name=request.character or request.trigger_word,
+        )
 
     def _recommend(self, watch, result, final: Path) -> dict[str, Any] | None:
         """The checkpoint that looks most like the person (its file: a checkpoint or the final LoRA)."""
