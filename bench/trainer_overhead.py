@@ -39,13 +39,13 @@ def _setup(work: Path):
     return base, photos
 
 
-def run_ours(work: Path, steps: int) -> dict:
-    from plugins.base import ModelRef, PluginSettings, SimpleRunContext
-    from plugins.training.diffusers_trainer import DiffusersTrainer
+def _request(work: Path, steps: int, *, train_conv: bool = False):
+    """The same tiny training for every variant: rank 4 at 64 px, fp32, no samples or checkpoints."""
+    from plugins.base import ModelRef
     from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
 
     base, photos = _setup(work)
-    request = TrainingRequest(
+    return TrainingRequest(
         job_id="bench",
         name="bench",
         trigger_word="zxq",
@@ -62,9 +62,18 @@ def run_ours(work: Path, steps: int) -> dict:
             mixed_precision="fp32",
             gradient_checkpointing=False,
             caption_dropout=0.0,
+            train_conv=train_conv,
+            conv_rank=4,
         ),
         output_dir=work / "run",
     )
+
+
+def run_ours(work: Path, steps: int) -> dict:
+    from plugins.base import PluginSettings, SimpleRunContext
+    from plugins.training.diffusers_trainer import DiffusersTrainer
+
+    request = _request(work, steps)
     times: list[float] = []
     ctx = SimpleRunContext()
     last = [None]
@@ -223,37 +232,11 @@ def run_bare(work: Path, steps: int) -> dict:
 
 
 def _trainer(work: Path, steps: int, *, train_conv: bool):
-    from plugins.base import ModelRef, SimpleRunContext
+    from plugins.base import SimpleRunContext
     from plugins.training.diffusers_trainer.trainer import LoraTrainer
-    from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
 
-    base, photos = _setup(work)
     trainer = LoraTrainer(
-        TrainingRequest(
-            job_id="bench",
-            name="bench",
-            trigger_word="zxq",
-            dataset=[DatasetItem(p, "a photo of zxq") for p in photos],
-            base=ModelRef(id=f"tiny-{FAMILY}", family=FAMILY, source=f"tiny:{FAMILY}", local_path=base),
-            params=TrainingParams(
-                steps=steps,
-                rank=4,
-                alpha=4,
-                learning_rate=1e-2,
-                resolution=64,
-                save_every=100000,
-                sample_every=0,
-                mixed_precision="fp32",
-                gradient_checkpointing=False,
-                caption_dropout=0.0,
-                train_conv=train_conv,
-                conv_rank=4,
-            ),
-            output_dir=work / "run",
-        ),
-        SimpleRunContext(),
-        backend="bench",
-        version="0",
+        _request(work, steps, train_conv=train_conv), SimpleRunContext(), backend="bench", version="0"
     )
     trainer.ctx.progress = lambda **fields: None
     return trainer
