@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from plugins.families import FAMILIES, FAMILY_LABELS
+
+__all__ = ["FAMILIES", "FAMILY_LABELS"]  # re-exported: every plugin reads them here
+
 PLUGIN_KINDS = ("training", "image", "video", "captioning", "evaluation")
 
 
@@ -189,10 +193,6 @@ class PluginRegistry:
         return rows
 
 
-FAMILIES = ("flux", "sdxl", "sd15")
-FAMILY_LABELS = {"flux": "FLUX.1", "sdxl": "SDXL", "sd15": "SD 1.5"}
-
-
 @dataclass(frozen=True)
 class ModelRef:
     """A base model as plugins see it: which family, and where its weights are (or come from)."""
@@ -204,6 +204,7 @@ class ModelRef:
     single_file: bool = False
     label: str = ""
     sha256: str | None = None
+    training_adapter: Path | None = None  # a LoRA applied while training only (Z-Image Turbo's)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -14,9 +14,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plugins.families import FAMILIES, FAMILY_INFO
+
 FAMILY_META_KEY = "isengard_family"
-SS_BASE_VERSION = {"flux": "flux1", "sdxl": "sdxl_base_v1-0", "sd15": "sd_v1"}
-_SS_TO_FAMILY = {"flux": "flux", "sdxl": "sdxl", "sd_v1": "sd15", "sd1": "sd15", "v1": "sd15"}
+SS_BASE_VERSION = {name: info.ss_base for name, info in FAMILY_INFO.items()}
+# longest first: "flux2_klein" must not read as "flux2", nor "flux2" as "flux"
+_SS_TO_FAMILY = dict(
+    sorted(
+        ({**{v: k for k, v in SS_BASE_VERSION.items()}, "flux": "flux", "sd1": "sd15", "v1": "sd15"}).items(),
+        key=lambda kv: -len(kv[0]),
+    )
+)
 
 
 class LoraFileError(ValueError):
@@ -86,13 +94,16 @@ def detect_family(
     keys: list[str], metadata: dict[str, str], shapes: dict[str, tuple] | None = None
 ) -> str | None:
     """The base-model family a LoRA was trained for: metadata first, then key structure, then shapes."""
-    if metadata.get(FAMILY_META_KEY) in ("flux", "sdxl", "sd15"):
+    if metadata.get(FAMILY_META_KEY) in FAMILIES:
         return metadata[FAMILY_META_KEY]
     ss = metadata.get("ss_base_model_version", "").lower()
     for prefix, family in _SS_TO_FAMILY.items():
         if ss.startswith(prefix):
             return family
     joined = "\n".join(keys)
+    newer = _newer_transformer_family(joined, shapes or {})
+    if newer:
+        return newer
     if re.search(
         r"(^|\n)(transformer\.|lora_transformer_)|double_blocks|single_blocks|single_transformer_blocks",
         joined,
@@ -114,6 +125,37 @@ def detect_family(
             ):
                 return {768: "sd15", 2048: "sdxl"}.get(shape[1])
     return None
+
+
+def _newer_transformer_family(joined: str, shapes: dict[str, tuple]) -> str | None:
+    """Z-Image, Qwen-Image and FLUX.2 from their module names (diffusers, ai-toolkit or kohya spelling)."""
+    if re.search(r"noise_refiner|context_refiner|layers[._]\d+[._](attention|feed_forward|adaLN)", joined):
+        return "zimage"
+    if re.search(r"transformer_blocks[._]\d+[._](img_mlp|txt_mlp|img_mod|txt_mod)", joined) or re.search(
+        r"(^|[._])transformer_blocks[._](19|[2-5]\d)[._]", joined.replace("single_transformer_blocks", "")
+    ):
+        return "qwen_image"  # FLUX.1 has 19 double blocks and no img_mlp in diffusers names; Qwen has 60
+    flux2_names = re.search(r"to_qkv_mlp_proj|linear_in|stream_modulation", joined)
+    bfl = re.search(r"double_blocks[._]\d+[._]img_attn[._]qkv", joined)
+    if not flux2_names and not bfl:
+        return None
+    width = next(
+        (
+            shape[1]
+            for key, shape in shapes.items()
+            if re.search(r"(attn[._](to_q|qkv)|linear1)\.lora_(A|down)", key)
+        ),
+        None,
+    )
+    if bfl and not flux2_names:  # BFL layout: FLUX.2 has no per-block modulation and a 9×-wide linear1
+        if re.search(r"img_mod|txt_mod|modulation[._]lin", joined):
+            return None
+        out = next(
+            (shape[0] for key, shape in shapes.items() if re.search(r"linear1\.lora_(B|up)\.", key)), None
+        )
+        if width and out and out == 7 * width:
+            return None  # FLUX.1's single blocks
+    return "flux2" if width == 6144 else "flux2_klein"
 
 
 def _rank(shapes: dict[str, tuple]) -> int | None:
@@ -169,11 +211,7 @@ def training_metadata(
         "ss_num_train_images": str(dataset_size),
         "ss_training_comment": f"trigger word: {trigger_word}",
         "ss_tag_frequency": json.dumps({"dataset": {trigger_word: dataset_size}}),
-        "modelspec.architecture": {
-            "flux": "flux-1-dev/lora",
-            "sdxl": "stable-diffusion-xl-v1-base/lora",
-            "sd15": "stable-diffusion-v1/lora",
-        }[family],
+        "modelspec.architecture": FAMILY_INFO[family].modelspec,
         "modelspec.title": name,
         "modelspec.trigger_phrase": trigger_word,
     }

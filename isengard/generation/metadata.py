@@ -13,6 +13,7 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from isengard import __version__
+from plugins.families import FAMILY_INFO
 
 JSON_CHUNK = "isengard"
 SAMPLER_NAMES = {
@@ -58,7 +59,7 @@ class ImageParameters:
         if self.negative_prompt.strip():
             lines.append(f"Negative prompt: {self.negative_prompt.strip()}")
         fields: list[tuple[str, str]] = [("Steps", str(self.steps)), ("Sampler", self.sampler)]
-        if self.family == "flux":
+        if self.family in FAMILY_INFO and FAMILY_INFO[self.family].guidance == "embedded":
             fields += [("CFG scale", "1"), ("Distilled CFG Scale", f"{self.guidance:g}")]
         else:
             fields.append(("CFG scale", f"{self.guidance:g}"))

@@ -8,13 +8,16 @@ import yaml
 
 from isengard.errors import SettingsError
 from isengard.settings import PROJECT_ROOT
+from plugins.families import FAMILY_INFO
 
 GENERATION_FILE = PROJECT_ROOT / "configs" / "generation.yaml"
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    low_vram_gb: dict[str, float] = field(default_factory=lambda: {"flux": 40, "sdxl": 12, "sd15": 6})
+    low_vram_gb: dict[str, float] = field(
+        default_factory=lambda: {name: info.low_vram_gb for name, info in FAMILY_INFO.items()}
+    )
     vae_tiling_megapixels: float = 1.6
     default_lora_strength: float = 1.0
 

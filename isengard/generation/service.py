@@ -23,6 +23,7 @@ from isengard.paths import Paths
 from isengard.storage.db import Database, dumps, loads
 from isengard.storage.files import file_sha256, reserve_file
 from plugins.base import ModelRef, PluginRegistry
+from plugins.families import FAMILY_INFO
 from plugins.image.interface import SCHEDULERS, ImageBackend, ImageRequest, LoraRef
 from plugins.lora_format import LoraFileError, read_lora_info
 
@@ -32,9 +33,8 @@ MAX_LORAS = 8
 MAX_SEED = 2**32 - 1
 SEED_HINT = "-1 picks a random seed."
 FAMILY_DEFAULTS = {
-    "flux": {"resolution": 1024, "steps": 28, "guidance": 3.5},
-    "sdxl": {"resolution": 1024, "steps": 30, "guidance": 6.0},
-    "sd15": {"resolution": 512, "steps": 30, "guidance": 7.0},
+    name: {"resolution": info.resolution, "steps": info.steps, "guidance": info.guidance_value}
+    for name, info in FAMILY_INFO.items()
 }
 MAX_COUNT = 8
 MIN_SIDE, MAX_SIDE = 64, 2048

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from plugins.families import family_info
+
 ASPECTS: dict[str, tuple[int, int]] = {
     "1:1 square": (1, 1),
     "4:5 portrait": (4, 5),
@@ -24,4 +26,4 @@ def aspect_size(resolution: int, aspect: str, family_factor: int = 8) -> tuple[i
 
 
 def family_factor(family: str) -> int:
-    return 16 if family == "flux" else 8
+    return family_info(family).size_multiple

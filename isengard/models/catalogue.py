@@ -28,6 +28,19 @@ class BaseModel:
     vram_gb: float | None = None
     defaults: dict[str, Any] = field(default_factory=dict)
     custom: bool = False  # a user's own base (local folder or single-file checkpoint)
+    licence: str = ""  # the weights' licence, e.g. "Apache-2.0", "FLUX Non-Commercial"
+    commercial: bool | None = None  # may a business use the weights? None: not known (a user's own file)
+    trains_on: str | None = None  # train on this catalogue model instead (an undistilled sibling)
+    training_adapter: str | None = None  # "tiny" or "<repo id>/<file>": applied while training only
+    parameters_b: float | None = None  # size of the denoiser, billions of parameters
+
+    @property
+    def licence_note(self) -> str:
+        """One plain line shown next to the model wherever it is chosen."""
+        if self.commercial is None:
+            return f"Licence: {self.licence}" if self.licence else "Licence: see the model's own page"
+        use = "commercial use allowed" if self.commercial else "no commercial use"
+        return f"{self.licence} · {use}"
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -47,7 +60,9 @@ class BaseModel:
     def is_local(self) -> bool:
         return self.tiny or self.custom or Path(self.source).is_absolute()
 
-    def ref(self, local_path: Path | None = None, sha256: str | None = None) -> ModelRef:
+    def ref(
+        self, local_path: Path | None = None, sha256: str | None = None, training_adapter: Path | None = None
+    ) -> ModelRef:
         return ModelRef(
             id=self.id,
             family=self.family,
@@ -56,6 +71,7 @@ class BaseModel:
             single_file=self.single_file,
             label=self.label,
             sha256=sha256,
+            training_adapter=training_adapter,
         )
 
     @property
@@ -83,6 +99,12 @@ def load_catalogue(path: Path = CATALOGUE_FILE) -> list[BaseModel]:
             raise SettingsError(f"{path.name} lists the model id {model.id!r} twice.")
         seen.add(model.id)
         models.append(model)
+    ids = {m.id for m in models}
+    for model in models:
+        if model.trains_on and model.trains_on not in ids:
+            raise SettingsError(
+                f"{path.name}: {model.id} trains on {model.trains_on!r}, which it does not list."
+            )
     if not models:
         raise SettingsError(f"{path.name} lists no models.")
     return models

@@ -9,6 +9,7 @@ import json
 import shutil
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from isengard.errors import InputError, NotAvailableError
@@ -19,6 +20,7 @@ from isengard.paths import Paths, safe_component
 from isengard.storage.db import Database
 from isengard.storage.files import file_sha256
 from plugins.base import FAMILIES, ModelRef
+from plugins.families import family_info
 
 COMPLETE = ".isengard-complete.json"
 # top-level single files duplicate the diffusers folders in FLUX/SDXL repos: skip them
@@ -48,6 +50,8 @@ class ModelManager:
 
     # where things are ------------------------------------------------------------------------------------
     def local_dir(self, model: BaseModel) -> Path:
+        if model.tiny:  # entries that share a tiny architecture (Z-Image and its Turbo) share one build
+            return self.paths.base_models / safe_component("tiny-" + model.source.split(":", 1)[1])
         return self.paths.base_models / safe_component(model.id)
 
     def is_ready(self, model: BaseModel) -> bool:
@@ -73,8 +77,37 @@ class ModelManager:
         return [m for m in self.catalogue.all() if include_tiny or not m.tiny]
 
     # making a model usable -------------------------------------------------------------------------------
-    def resolve(self, model: BaseModel, progress=None) -> ModelRef:
-        """Build, download or find the model; `progress(**fields)` reports what is happening."""
+    def resolve(self, model: BaseModel, progress=None, *, for_training: bool = False) -> ModelRef:
+        """Build, download or find the model; `progress(**fields)` reports what is happening. A training
+        also gets the model's training adapter, if it has one."""
+        ref = self._resolve(model, progress)
+        if for_training and model.training_adapter:
+            adapter = self._training_adapter(model, ref.local_path, progress or (lambda **fields: None))
+            ref = replace(ref, training_adapter=adapter)
+        return ref
+
+    def _training_adapter(self, model: BaseModel, folder: Path, say) -> Path:
+        if model.training_adapter == "tiny":
+            from isengard.tiny.zimage import TRAINING_ADAPTER
+
+            return folder / TRAINING_ADAPTER
+        from huggingface_hub import hf_hub_download
+
+        owner, name, filename = model.training_adapter.split("/", 2)
+        say(phase="downloading", message=f"Downloading the training adapter for {model.label}")
+        event("model.adapter_download", f"downloading {model.training_adapter}", model=model.id)
+        try:
+            path = hf_hub_download(
+                f"{owner}/{name}",
+                filename,
+                token=self.tokens.get(),
+                local_dir=self.paths.base_models / "adapters" / safe_component(f"{owner}-{name}"),
+            )
+        except Exception as exc:
+            raise NotAvailableError(hub_error_message(exc, f"{owner}/{name}")) from None
+        return Path(path)
+
+    def _resolve(self, model: BaseModel, progress=None) -> ModelRef:
         say = progress or (lambda **fields: None)
         lock = self._locks.setdefault(model.id, threading.Lock())
         with lock:
@@ -258,7 +291,7 @@ class ModelManager:
 
     def _weights_hash(self, folder: Path, family: str) -> str:
         """sha256 of the denoiser's weights, computed once per file version (these files can be gigabytes)."""
-        sub = "transformer" if family == "flux" else "unet"
+        sub = family_info(family).model_attr
         weights = sorted((folder / sub).glob("*.safetensors"))
         if not weights:
             return ""

@@ -142,3 +142,61 @@ def t5_tokenizer(max_length: int = 64):
     tokenizer.decoder = decoders.Metaspace()
     tokenizer.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
     return T5TokenizerFast(tokenizer_object=tokenizer, extra_ids=0, model_max_length=max_length)
+
+
+# --- Qwen (FLUX.2 [klein], Z-Image, Qwen-Image) -----------------------------------------------------------
+
+QWEN_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+    "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>", "<think>", "</think>",
+]  # fmt: skip
+# Qwen3's chat template, reduced to what text-to-image pipelines use (it honours enable_thinking)
+QWEN3_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\n\n</think>\n\n' }}"
+    "{%- endif %}{%- endif %}"
+)
+
+
+@cache
+def qwen_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Byte-level BPE in Qwen's layout: every byte, then left-to-right merges for each word with and without
+    its leading space (Ġ), then the special tokens. Merges apply by rank, so words that share letters may
+    split into pieces; that is fine for random-weight models, and every build is the same."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    vocab: dict[str, int] = {}
+    for ch in sorted(ByteLevel.alphabet()):
+        vocab.setdefault(ch, len(vocab))
+    merges: list[tuple[str, str]] = []
+    for word in dict.fromkeys(CORPUS):
+        for spelled in ("Ġ" + word, word):
+            current = spelled[0]
+            for piece in spelled[1:]:
+                merged = current + piece
+                if merged not in vocab:
+                    merges.append((current, piece))
+                    vocab[merged] = len(vocab)
+                current = merged
+    for token in QWEN_SPECIALS:
+        vocab[token] = len(vocab)
+    return vocab, merges
+
+
+def qwen_tokenizer():
+    from transformers import Qwen2Tokenizer
+
+    vocab, merges = qwen_vocab()
+    tokenizer = Qwen2Tokenizer(
+        vocab=dict(vocab),
+        merges=list(merges),
+        unk_token="<|endoftext|>",
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS[1:]})
+    tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
+    return tokenizer

@@ -133,6 +133,11 @@ class TrainingService:
             raise InputError(f"The preset {preset.label!r} is not for {model.label}.")
         return preset, preset.training_params(**(overrides or {}))
 
+    def training_model(self, model: BaseModel) -> BaseModel:
+        """What a LoRA for `model` trains on: its undistilled sibling where the catalogue names one
+        (FLUX.2 [klein] trains on [klein] Base); the LoRA is then used on `model`."""
+        return self.catalogue.get(model.trains_on) if model.trains_on else model
+
     # submitting --------------------------------------------------------------------------------------
     def submit(
         self,
@@ -156,7 +161,7 @@ class TrainingService:
         if model.family not in plugin.families:
             raise InputError(f"The {plugin.label} cannot train {model.label} models.")
         if plugin.needs_weights:
-            self.models.check_access(model)
+            self.models.check_access(self.training_model(model))
         chosen, params = self.params_for(model.id, preset, overrides)
         name = lora_stem(character.name, character.trigger_word, model.family)
         job_id = self.runner.submit(
@@ -191,7 +196,11 @@ class TrainingService:
         params = TrainingParams(
             **{f.name: job["params"][f.name] for f in fields(TrainingParams) if f.name in job["params"]}
         )
-        base = self.models.resolve(model, progress=ctx.progress) if plugin.needs_weights else model.ref()
+        trained = self.training_model(model)
+        if plugin.needs_weights:
+            base = self.models.resolve(trained, progress=ctx.progress, for_training=True)
+        else:
+            base = trained.ref()
         dataset = self.characters.dataset(character.id)
         if not dataset:
             raise InputError(f"{character.name} has no photos left to train on.")

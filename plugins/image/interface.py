@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from plugins.base import ModelRef, Plugin, RunContext
+from plugins.families import family_info
 
 SCHEDULERS = ("default", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "ddim")
 
@@ -74,7 +75,7 @@ class ImageBackend(Plugin):
 
     def size_factor(self, family: str) -> int:
         """Width and height must be multiples of this for the family."""
-        return 16 if family == "flux" else 8
+        return family_info(family).size_multiple
 
     def base_models(self) -> list[ModelRef] | None:
         """Models this backend offers itself (a ComfyUI server's list); None means the catalogue's."""

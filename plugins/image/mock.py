@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from plugins.base import Availability, Cancelled, RunContext
+from plugins.base import FAMILIES, Availability, Cancelled, RunContext
 from plugins.image.interface import GeneratedImage, ImageBackend, ImageRequest, ImageResult
 from plugins.placeholder import placeholder_image
 
@@ -17,7 +17,7 @@ class MockImageBackend(ImageBackend):
     version = "1.0.0"
     label = "Placeholder images (fast-test)"
     description = "Draws labelled placeholder pictures instantly. For demos and tests; no model is used."
-    families = ("flux", "sdxl", "sd15")
+    families = FAMILIES
     needs_weights = False
 
     def __init__(self, seconds_per_step: float = 0.01):

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from plugins.base import Availability, Cancelled, RunContext
+from plugins.families import family_info
 from plugins.lora_format import kohya_name, training_metadata
 from plugins.placeholder import placeholder_image
 from plugins.training.interface import TrainingBackend, TrainingRequest, TrainingResult
@@ -43,6 +44,18 @@ _MODULES = {
         (f"transformer_blocks.0.attn.{proj}", 3072, 3072) for proj in ("to_q", "to_k", "to_v", "to_out.0")
     ]
     + [(f"single_transformer_blocks.0.attn.{proj}", 3072, 3072) for proj in ("to_q", "to_k", "to_v")],
+    "flux2_klein": [  # the 4B model: 3072 wide
+        (f"transformer_blocks.0.attn.{proj}", 3072, 3072) for proj in ("to_q", "to_k", "to_v", "to_out.0")
+    ]
+    + [("single_transformer_blocks.0.attn.to_out", 12288, 3072)],
+    "flux2": [
+        (f"transformer_blocks.0.attn.{proj}", 6144, 6144) for proj in ("to_q", "to_k", "to_v", "to_out.0")
+    ],
+    "zimage": [(f"layers.0.attention.{proj}", 3840, 3840) for proj in ("to_q", "to_k", "to_v", "to_out.0")],
+    "qwen_image": [
+        (f"transformer_blocks.0.attn.{proj}", 3072, 3072)
+        for proj in ("to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj")
+    ],
 }
 
 
@@ -54,7 +67,7 @@ def mock_lora_tensors(family: str, rank: int, seed: int) -> dict:
     for module, fin, fout in _MODULES[family]:
         down = torch.randn((rank, fin), generator=generator, dtype=torch.float32) * 0.01
         up = torch.zeros((fout, rank), dtype=torch.float32)
-        if family == "flux":
+        if family_info(family).lora_keys == "peft":
             tensors[f"transformer.{module}.lora_A.weight"] = down.half()
             tensors[f"transformer.{module}.lora_B.weight"] = up.half()
         else:
@@ -70,7 +83,7 @@ class MockTrainer(TrainingBackend):
     version = "1.0.0"
     label = "Mock trainer (fast-test)"
     description = "Simulates training in seconds and writes a valid, zero-effect LoRA. For demos and tests."
-    families = ("flux", "sdxl", "sd15")
+    families = tuple(_MODULES)
     needs_weights = False
 
     def __init__(self, seconds_per_run: float = 5.0):

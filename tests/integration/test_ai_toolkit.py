@@ -322,7 +322,7 @@ def test_failure_shows_the_last_output(aitk_ctx, tmp_path):
 
     shutil.rmtree(ctx.paths.base_models / "tiny-flux")
     (ctx.paths.base_models / "tiny-flux").mkdir()
-    ctx.models.resolve = lambda model, progress=None: model.ref(tmp_path / "does-not-exist")
+    ctx.models.resolve = lambda model, progress=None, **_: model.ref(tmp_path / "does-not-exist")
     job = ctx.runner.wait(
         ctx.training.submit(
             "Aitk Person",

@@ -150,7 +150,7 @@ def test_out_of_memory_names_a_lighter_preset(prod_ctx, tmp_path, monkeypatch):
         raise PluginError("The GPU ran out of memory.", code="oom")
 
     monkeypatch.setattr(DiffusersTrainer, "run", out_of_memory)
-    monkeypatch.setattr(ctx.models, "resolve", lambda model, progress=None: model.ref(Path("/nowhere")))
+    monkeypatch.setattr(ctx.models, "resolve", lambda model, progress=None, **_: model.ref(Path("/nowhere")))
     monkeypatch.setattr(ctx.models, "check_access", lambda model: None)
     job = ctx.runner.wait(
         ctx.training.submit(character.id, base_model="flux-dev", preset="flux-24gb"), timeout=60

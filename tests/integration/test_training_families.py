@@ -1,4 +1,4 @@
-"""The built-in trainer on the tiny FLUX, SDXL and SD 1.5 bases, through the job runner like a user's job.
+"""The built-in trainer on every family's tiny base, through the job runner like a user's job.
 
 For each family the trained LoRA loads into a fresh pipeline, changes its output, reproduces the trained
 model's own sample exactly at weight 1.0, and unloading it restores the original output bit for bit.
@@ -10,9 +10,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from plugins.families import FAMILY_INFO
+from plugins.image.diffusers_backend.families import RECIPES
+from plugins.image.interface import ImageRequest
+from plugins.training.diffusers_trainer import DiffusersTrainer
 from tests.helpers import install_tiny, make_settings, solid_photos
 
 pytestmark = pytest.mark.slow
+TRAINED = DiffusersTrainer.families
+CATALOGUE_ID = {
+    "flux2_klein": "tiny-flux2-klein",
+    "qwen_image": "tiny-qwen-image",
+    "zimage": "tiny-zimage-turbo",
+}
 
 
 @pytest.fixture
@@ -20,7 +30,7 @@ def prod_ctx(tmp_path, tiny_models):
     from isengard.context import bootstrap
 
     settings = make_settings(tmp_path, mode="production")
-    for family in ("flux", "sdxl", "sd15"):
+    for family in TRAINED:
         install_tiny(settings.data_dir, family, tiny_models)
     ctx = bootstrap(settings, console=False)
     yield ctx
@@ -34,22 +44,32 @@ def _character(ctx, tmp_path, name="Red Square"):
 
 
 def _generate(pipe, family: str, prompt: str, seed: int, steps: int = 4) -> np.ndarray:
+    """A plain pipeline call with the family's own arguments (the image backend's recipe builds them),
+    at the guidance the trainer's samples use."""
     import torch
 
-    extra = {"max_sequence_length": 64} if family == "flux" else {}
+    from plugins.base import ModelRef
+
+    request = ImageRequest(
+        base=ModelRef(id="tiny", family=family, source="tiny"),
+        prompt=prompt,
+        guidance=FAMILY_INFO[family].sample_guidance,
+        steps=steps,
+        width=64,
+        height=64,
+        seed=seed,
+    )
     image = pipe(
-        prompt,
+        **RECIPES[family].call_kwargs(request, {"t5_max_length": 64}),
         num_inference_steps=steps,
         height=64,
         width=64,
-        guidance_scale=3.5 if family == "flux" else 5.0,
         generator=torch.Generator().manual_seed(seed),
-        **extra,
     ).images[0]
     return np.asarray(image)
 
 
-@pytest.mark.parametrize("family", ["flux", "sdxl", "sd15"])
+@pytest.mark.parametrize("family", TRAINED)
 def test_lora_from_a_training_job_loads_reproduces_and_unloads(prod_ctx, tmp_path, family):
     from diffusers import DiffusionPipeline
 
@@ -59,7 +79,7 @@ def test_lora_from_a_training_job_loads_reproduces_and_unloads(prod_ctx, tmp_pat
     character = _character(ctx, tmp_path)
     job_id = ctx.training.submit(
         character.id,
-        base_model=f"tiny-{family}",
+        base_model=CATALOGUE_ID.get(family, f"tiny-{family}"),
         preset="tiny-cpu",
         overrides={"steps": 30, "save_every": 10, "sample_every": 30},
     )

@@ -28,8 +28,13 @@ class LatentPreviewer:
             images = torch.rand(12, 3, 1, 1, generator=generator).expand(12, 3, 64, 64).clone() * 2 - 1
             images[6:, :, :, 32:] = torch.rand(6, 3, 1, 1, generator=generator) * 2 - 1
             device, dtype = vae.device, vae.dtype
+            video = hasattr(vae, "temperal_downsample")  # Qwen-Image's VAE takes B×C×T×H×W
+            pixels = images.to(device, dtype)
             with torch.no_grad():
-                latents = vae.encode(images.to(device, dtype)).latent_dist.mode().float().cpu()
+                latents = (
+                    vae.encode(pixels.unsqueeze(2) if video else pixels).latent_dist.mode().float().cpu()
+                )
+            latents = latents[:, :, 0] if video else latents
             scale = latents.shape[-1] / 64
             small = torch.nn.functional.interpolate(images, scale_factor=scale, mode="area")
             x = latents.permute(0, 2, 3, 1).reshape(-1, latents.shape[1])

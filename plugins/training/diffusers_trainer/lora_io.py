@@ -1,6 +1,6 @@
 """Writing LoRA files that load everywhere, and the trainer state needed to resume.
 
-* FLUX → diffusers/peft keys `transformer.<module>.lora_A.weight` / `.lora_B.weight`. lora_B is scaled by
+* FLUX.1, FLUX.2, Z-Image, Qwen-Image (transformers) → diffusers/peft keys `transformer.<module>.lora_A.weight` / `.lora_B.weight`. lora_B is scaled by
   alpha/rank so the file's alpha equals its rank: ComfyUI reads no alpha here (scale 1) and diffusers
   reads `lora_adapter_metadata`; both then give the strength the trainer saw.
 * SDXL / SD 1.5 → kohya keys `lora_unet_<module with _>.lora_down.weight` / `.lora_up.weight` / `.alpha`,
@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from plugins.families import family_info
 from plugins.lora_format import kohya_name
 
 
@@ -33,11 +34,12 @@ def export_tensors(
     import torch
 
     out: dict[str, Any] = {}
+    peft_keys = family_info(family).lora_keys == "peft"
     for module in sorted({k.rsplit(".lora_", 1)[0] for k in state}):
         down, up = state[f"{module}.lora_A.weight"], state[f"{module}.lora_B.weight"]
         rank = down.shape[0]
         module_alpha = conv_alpha if down.dim() == 4 else alpha
-        if family == "flux":
+        if peft_keys:
             out[f"transformer.{module}.lora_A.weight"] = down.to(dtype)
             out[f"transformer.{module}.lora_B.weight"] = (up * (module_alpha / rank)).to(dtype)
         else:
@@ -58,12 +60,13 @@ def save_lora(
     dtype = dtype or torch.float16
     tensors = export_tensors(family, peft_state(model), alpha, conv_alpha, dtype)
     meta = dict(metadata)
-    if family == "flux":
+    if family_info(family).lora_keys == "peft":
         config = model.peft_config["default"]
+        targets = config.target_modules
         adapter = {
             "r": config.r,
             "lora_alpha": config.r,
-            "target_modules": sorted(config.target_modules),
+            "target_modules": targets if isinstance(targets, str) else sorted(targets),
             "use_dora": False,
         }
         meta["lora_adapter_metadata"] = json.dumps({f"transformer.{k}": v for k, v in adapter.items()})

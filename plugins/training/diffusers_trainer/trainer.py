@@ -159,7 +159,11 @@ class LoraTrainer(WarmSetupMixin):
             )
             self.loaded.model = model
         targets = self.family.target_modules(p.train_conv)
-        conv_names = {"conv1", "conv2", "conv_shortcut"} if p.train_conv else set()
+        conv_names = (
+            {"conv1", "conv2", "conv_shortcut"}
+            if p.train_conv and self.family.model_attr == "unet"
+            else set()
+        )
         config = LoraConfig(
             r=p.rank,
             lora_alpha=p.alpha,
@@ -168,8 +172,10 @@ class LoraTrainer(WarmSetupMixin):
             rank_pattern={name: p.conv_rank for name in conv_names},
             alpha_pattern={name: float(p.conv_rank) for name in conv_names},
         )
+        self.family.before_adapter(self.loaded, self.request.base)
         torch.manual_seed(p.seed)
         model.add_adapter(config)
+        self.family.after_adapter(self.loaded)
         if self.dtype != torch.float32:
             from diffusers.training_utils import cast_training_params
 
@@ -360,7 +366,7 @@ class LoraTrainer(WarmSetupMixin):
             self.family.grid(self.loaded),
             round(p.resolution / self.family.grid(self.loaded)) * self.family.grid(self.loaded),
         )
-        guidance = 3.5 if self.family.name == "flux" else 5.0
+        guidance = self.family.sample_guidance
         total = len(self.sample_texts)
         try:
             with torch.no_grad():
