@@ -147,14 +147,12 @@ def _newer_transformer_family(joined: str, shapes: dict[str, tuple]) -> str | No
         ),
         None,
     )
-    if bfl and not flux2_names:  # BFL layout: FLUX.2 has no per-block modulation and a 9×-wide linear1
-        if re.search(r"img_mod|txt_mod|modulation[._]lin", joined):
-            return None
+    if bfl and not flux2_names:  # BFL layout: only FLUX.2's widths or its 9×-wide linear1 tell it from FLUX.1
         out = next(
             (shape[0] for key, shape in shapes.items() if re.search(r"linear1\.lora_(B|up)\.", key)), None
         )
-        if width and out and out == 7 * width:
-            return None  # FLUX.1's single blocks
+        if width not in (4096, 6144) and not (width and out == 9 * width):
+            return None
     return "flux2" if width == 6144 else "flux2_klein"
 
 

@@ -6,7 +6,7 @@
   embedding (real CFG at sampling time); [dev] is guidance-distilled.
 * Text: stacked hidden states of the Qwen3 ([klein]) text encoder, with text position ids.
 * LoRA targets are the ones ComfyUI's FLUX.2 mapping knows (attention, the fused single-block projections,
-  the MLPs); the modulation and time-embedding layers stay out — ComfyUI could not load a LoRA on them.
+  the MLPs, the input and output projections); the modulation and time-embedding layers stay out — ComfyUI could not load a LoRA on them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from plugins.training.diffusers_trainer.families.base import Encoded, Family, Lo
 FLUX2_TARGETS = (
     r".*(attn\.(to_q|to_k|to_v|to_out\.0|add_q_proj|add_k_proj|add_v_proj|to_add_out|to_qkv_mlp_proj)"
     r"|single_transformer_blocks\.\d+\.attn\.to_out"
-    r"|ff(_context)?\.linear_(in|out))"
+    r"|ff(_context)?\.linear_(in|out)"
+    r"|x_embedder|proj_out)"
 )
 
 

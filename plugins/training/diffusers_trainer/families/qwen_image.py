@@ -14,7 +14,7 @@ from plugins.training.diffusers_trainer.families.base import Encoded, Family, Lo
 
 QWEN_TARGETS = ["attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0",
                 "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out",
-                "img_mlp.net.0.proj", "img_mlp.net.2", "txt_mlp.net.0.proj", "txt_mlp.net.2"]  # fmt: skip
+                "img_mlp.net.0.proj", "img_mlp.net.2", "txt_mlp.net.0.proj", "txt_mlp.net.2", "img_in", "proj_out"]  # fmt: skip
 
 
 class QwenImageFamily(Family):

@@ -15,8 +15,10 @@ import copy
 
 from plugins.training.diffusers_trainer.families.base import Encoded, Family, Loaded, flow_noise
 
+# every name here is one ComfyUI's z_image_to_diffusers maps (the patch embedder and final layer included)
 ZIMAGE_TARGETS = ["attention.to_q", "attention.to_k", "attention.to_v", "attention.to_out.0",
-                  "feed_forward.w1", "feed_forward.w2", "feed_forward.w3"]  # fmt: skip
+                  "feed_forward.w1", "feed_forward.w2", "feed_forward.w3",
+                  "all_x_embedder.2-1", "all_final_layer.2-1.linear"]  # fmt: skip
 TRAINING_ADAPTER = "training_adapter"
 
 
