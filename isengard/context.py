@@ -82,8 +82,15 @@ def default_image_backend(settings: Settings) -> str:
 
 
 def default_base_model(settings: Settings) -> str:
-    """Fast-test draws placeholders at the real model's size; production on CPU uses a tiny model."""
-    if settings.fast_test or detect_device().kind == "cuda":
+    """On a GPU, the recommended model for its memory (licence-clean first); fast-test draws placeholders at a
+    real model's size; production on a CPU uses a tiny model."""
+    device = detect_device()
+    if device.kind == "cuda":
+        from isengard.models.catalogue import load_catalogue
+        from isengard.models.recommend import recommend_base
+
+        return recommend_base(load_catalogue(), device.vram_gb)[0].id
+    if settings.fast_test:
         return "flux-dev"
     return "tiny-flux"
 

@@ -35,7 +35,21 @@ def report(ctx) -> dict:
         "settings": ctx.settings.public_dict(),
         "capabilities": capability_matrix(ctx.registry),
         "plugins": ctx.registry.describe(),
+        "base_models": [
+            {"id": m.id, "label": m.label, "licence": m.licence, "commercial": m.commercial}
+            for m in ctx.catalogue.all()
+            if not m.tiny
+        ],
+        "recommended_base": _recommended(ctx),
     }
+
+
+def _recommended(ctx) -> dict:
+    from isengard.models.recommend import recommend_base
+
+    vram = ctx.device.vram_gb if ctx.device.kind == "cuda" else None
+    model, reason = recommend_base(ctx.catalogue.all(), vram)
+    return {"id": model.id, "label": model.label, "reason": reason}
 
 
 def run(args) -> int:
@@ -57,6 +71,11 @@ def run(args) -> int:
     print("\nCapabilities:")
     for cap in data["capabilities"]:
         print(f"  {cap['label']:<34} {cap['status_label']:<14} {cap['live']}")
+    print("\nBase models (licence · commercial use):")
+    for m in data["base_models"]:
+        use = {True: "yes", False: "no", None: "?"}[m["commercial"]]
+        print(f"  {m['label']:<26} {m['licence'] or 'not stated'} · {use}")
+    print(f"Recommended: {data['recommended_base']['reason']}")
     print("\nPlugins:")
     for plugin in data["plugins"]:
         state = "available" if plugin["available"] else "unavailable"

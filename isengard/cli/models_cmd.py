@@ -83,6 +83,9 @@ def run(args) -> int:
                     "status": ctx.models.status(m),
                     "source": m.source,
                     "custom": m.custom,
+                    "licence": m.licence,
+                    "commercial": m.commercial,
+                    "gated": m.gated,
                 }
                 for m in ctx.catalogue.all()
             ]
@@ -90,8 +93,12 @@ def run(args) -> int:
             if args.json:
                 print_json({"models": rows})
             else:
+                use = {True: "commercial: yes", False: "commercial: no", None: "commercial: ?"}
                 for row in rows:
-                    print(f"{row['id']:<16} {row['family']:<5} {row['status']:<40} {row['label']}")
+                    print(
+                        f"{row['id']:<20} {row['family']:<11} {use[row.get('commercial')]:<16} "
+                        f"{row['status']:<34} {row['label']}"
+                    )
             return 0
         if action == "download":
             model = ctx.catalogue.get(args.model)

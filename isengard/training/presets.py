@@ -24,6 +24,15 @@ class Preset:
     description: str
     params: dict[str, Any] = field(default_factory=dict)
     tiny_only: bool = False
+    peak_gb: float | None = None  # expected peak GPU memory of a training step
+    peak_source: str = "estimate"  # "estimate" or "measured on <GPU>" (bench/gpu_presets.py)
+
+    @property
+    def peak_note(self) -> str:
+        if self.peak_gb is None:
+            return ""
+        how = "estimated" if self.peak_source == "estimate" else self.peak_source
+        return f"Expected peak GPU memory: about {self.peak_gb:g} GB ({how})."
 
     def training_params(self, **overrides: Any) -> TrainingParams:
         known = {f.name for f in fields(TrainingParams)}
@@ -77,7 +86,8 @@ def recommend(presets: list[Preset], family: str, *, tiny: bool, vram_gb: float 
             f"({candidates[0].vram_gb:.0f} GB): it may run out of memory."
         )
     best = fitting[-1]
-    return best, f"Your GPU has {vram_gb:.0f} GB: the {best.label} preset is the largest that fits."
+    reason = f"Your GPU has {vram_gb:.0f} GB: the {best.label} preset is the largest that fits."
+    return best, f"{reason} {best.peak_note}".strip()
 
 
 def lighter_than(presets: list[Preset], preset_id: str) -> Preset | None:

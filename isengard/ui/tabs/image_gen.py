@@ -18,7 +18,9 @@ from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
 from isengard.ui.follow import progress_html
+from isengard.ui.model_views import guidance_help, licence_html, model_choice
 from isengard.ui.plugin_status import status_html
+from plugins.families import family_info
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
@@ -149,12 +151,13 @@ def render(ctx) -> list:
                     label="Negative prompt",
                     lines=1,
                     elem_id="gen-negative",
-                    info="Things to avoid (SDXL and SD 1.5; FLUX ignores it).",
+                    info="Things to avoid.",
+                    visible=family_info(default_model.family).negative_prompt,
                 )
                 with gr.Row():
                     base = gr.Dropdown(
                         label="Base model",
-                        choices=[(m.label, m.id) for m in models],
+                        choices=[model_choice(m) for m in models],
                         value=default_model.id,
                         elem_id="gen-base",
                         allow_custom_value=True,  # the list changes with the backend; the service checks it
@@ -167,6 +170,7 @@ def render(ctx) -> list:
                         elem_id="gen-aspect",
                         info="Picture shape at the model's best resolution.",
                     )
+                licence = gr.HTML(licence_html(default_model), elem_id="gen-licence")
                 with gr.Row():
                     count = gr.Slider(
                         1,
@@ -202,7 +206,7 @@ def render(ctx) -> list:
                             step=0.5,
                             label="Guidance",
                             elem_id="gen-guidance",
-                            info="How strictly to follow the prompt. FLUX: 2–4; SDXL: 5–8.",
+                            info=guidance_help(default_model.family),
                         )
                     with gr.Row():
                         width = gr.Number(
@@ -448,9 +452,14 @@ def render(ctx) -> list:
     @ui_action("image.model_defaults")
     def model_defaults(model_id, backend_name):
         if not model_id:
-            return gr.update(), gr.update()
+            return gr.update(), gr.update(), gr.update(), gr.update()
         model = service.model_for(service.backend(backend_name), model_id)
-        return model.default_steps, model.default_guidance
+        return (
+            model.default_steps,
+            gr.update(value=model.default_guidance, info=guidance_help(model.family)),
+            gr.update(visible=family_info(model.family).negative_prompt),
+            licence_html(model),
+        )
 
     @ui_action("image.generate")
     def start(data):
@@ -604,7 +613,9 @@ def render(ctx) -> list:
 
     private = {"api_visibility": "private"}
     follow_outputs = [status, preview, gallery, seeds, history]
-    base.change(model_defaults, inputs=[base, backend], outputs=[steps, guidance], **private)
+    base.change(
+        model_defaults, inputs=[base, backend], outputs=[steps, guidance, negative, licence], **private
+    )
     backend.input(choose_backend, inputs=[backend, base], outputs=[backend_state, base], **private)
     character.input(
         choose_character, inputs=[character, prompt, base], outputs=[lora, prompt, base], **private

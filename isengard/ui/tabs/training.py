@@ -14,6 +14,7 @@ from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.follow import progress_html
 from isengard.ui.likeness_views import likeness_html, lora_report, recommended_file, thumbnails_html
+from isengard.ui.model_views import licence_html, model_choice
 from isengard.ui.plugin_status import status_html
 from plugins.training.interface import TrainingParams
 
@@ -113,7 +114,7 @@ def render(ctx) -> list:
                 readiness = gr.HTML(readiness_card(None), elem_id="train-readiness")
                 base = gr.Dropdown(
                     label="Base model",
-                    choices=[(m.label, m.id) for m in models],
+                    choices=[model_choice(m) for m in models],
                     value=default_model.id,
                     elem_id="train-base",
                     info="The image model the LoRA is for. Generate with the same one.",
@@ -209,7 +210,12 @@ def render(ctx) -> list:
             if ctx.settings.fast_test
             else ctx.models.status(model)
         )
-        return f'<span class="isg-muted">{html.escape(model.description)} Model files: {html.escape(state)}.</span>'
+        trained = svc.training_model(model)
+        note = f" LoRAs train on {html.escape(trained.label)}." if trained.id != model.id else ""
+        return (
+            f"{licence_html(model)}<br>"
+            f'<span class="isg-muted">{html.escape(model.description)}{note} Model files: {html.escape(state)}.</span>'
+        )
 
     def preset_values(preset_id: str) -> list:
         values = svc.preset(preset_id).training_params()
