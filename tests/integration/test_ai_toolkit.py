@@ -57,7 +57,7 @@ def _request(tmp_path, family="flux", **params) -> TrainingRequest:
 # --- configs ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("family", ["flux", "sdxl", "sd15"])
+@pytest.mark.parametrize("family", ["flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image"])
 @pytest.mark.parametrize("cuda", [True, False])
 def test_generated_configs_use_only_documented_keys(tmp_path, family, cuda):
     request = _request(tmp_path, family)
@@ -75,10 +75,53 @@ def test_generated_configs_use_only_documented_keys(tmp_path, family, cuda):
     assert process["model"]["quantize"] is cuda  # 4-bit base only on an NVIDIA GPU
     if family == "flux":
         assert process["train"]["noise_scheduler"] == "flowmatch" and process["model"]["is_flux"] is True
-    else:
+    elif family in ("sdxl", "sd15"):
         arch = {"sdxl": "sdxl", "sd15": "sd1"}[family]
         assert process["train"]["noise_scheduler"] == "ddpm" and process["model"]["arch"] == arch
         assert process["sample"]["sampler"] == "ddpm"
+    else:  # the arch names ai-toolkit registers for the newer families
+        arch = {
+            "flux2_klein": "flux2_klein_4b",
+            "flux2": "flux2",
+            "zimage": "zimage",
+            "qwen_image": "qwen_image",
+        }
+        assert process["model"]["arch"] == arch[family] and "is_flux" not in process["model"]
+        assert (
+            process["train"]["noise_scheduler"] == "flowmatch" and process["sample"]["sampler"] == "flowmatch"
+        )
+        assert process["train"]["timestep_type"] == "weighted" and process["model"]["quantize_te"] is cuda
+
+
+def test_turbo_config_names_its_training_adapter_and_samples_without_cfg(tmp_path):
+    from dataclasses import replace
+
+    request = _request(tmp_path, "zimage")
+    adapter = tmp_path / "training_adapter.safetensors"
+    request = replace(request, base=replace(request.base, training_adapter=adapter))
+    process = build_config(request, dataset_dir=tmp_path / "ds", training_folder=tmp_path / "out", cuda=True)[
+        "config"
+    ]["process"][0]
+    assert process["model"]["assistant_lora_path"] == str(adapter)
+    assert process["model"]["qtype"] == "float8"  # what ai-toolkit switches to with an assistant adapter
+    assert process["sample"]["guidance_scale"] == 1
+    plain = build_config(
+        _request(tmp_path, "zimage"), dataset_dir=tmp_path, training_folder=tmp_path, cuda=True
+    )
+    assert "assistant_lora_path" not in plain["config"]["process"][0]["model"]
+
+
+def test_flux2_trains_from_the_hub_repo_ai_toolkit_reads_its_single_files_from(tmp_path):
+    from dataclasses import replace
+
+    request = _request(tmp_path, "flux2_klein")
+    hub = replace(request.base, source="black-forest-labs/FLUX.2-klein-base-4B")
+    config = build_config(
+        replace(request, base=hub), dataset_dir=tmp_path, training_folder=tmp_path, cuda=True
+    )
+    assert config["config"]["process"][0]["model"]["name_or_path"] == "black-forest-labs/FLUX.2-klein-base-4B"
+    tiny = build_config(request, dataset_dir=tmp_path, training_folder=tmp_path, cuda=True)
+    assert tiny["config"]["process"][0]["model"]["name_or_path"] == str(request.base.local_path)
 
 
 def test_unknown_keys_are_caught_before_launch(tmp_path):
@@ -316,6 +359,55 @@ def test_ai_toolkit_trains_sd15(aitk_ctx, tiny_models):
     assert config["config"]["process"][0]["model"]["arch"] == "sd1"
 
 
+@pytest.mark.parametrize(
+    ("family", "model_id", "arch"),
+    [
+        ("zimage", "tiny-zimage-turbo", "zimage"),
+        ("flux2_klein", "tiny-flux2-klein", "flux2_klein_4b"),
+        ("qwen_image", "tiny-qwen-image", "qwen_image"),
+    ],
+)
+def test_ai_toolkit_lora_of_a_newer_family_generates_in_the_built_in_backend(
+    aitk_ctx, tiny_models, family, model_id, arch
+):
+    """ai-toolkit's `diffusion_model.…` keys (BFL names for FLUX.2) load in diffusers and reach the model."""
+    from isengard.generation.service import GenerateForm
+    from plugins.image.diffusers_backend import DiffusersImageBackend
+    from plugins.lora_format import read_lora_info
+
+    ctx = aitk_ctx
+    install_tiny(ctx.paths.data, family, tiny_models)
+    job = ctx.runner.wait(
+        ctx.training.submit(
+            "Aitk Person",
+            base_model=model_id,
+            backend="ai-toolkit",
+            preset="tiny-cpu",
+            overrides={"steps": 6, "save_every": 3, "sample_every": 0},
+        ),
+        timeout=120,
+    )
+    assert job.status == "succeeded", job.error
+    info = read_lora_info(job.result["lora_path"])
+    assert info.family == family
+    config = yaml.safe_load(next(ctx.paths.training_runs.rglob("job.yaml")).read_text())
+    model = config["config"]["process"][0]["model"]
+    assert model["arch"] == arch
+    assert ("assistant_lora_path" in model) is (model_id == "tiny-zimage-turbo")
+    form = GenerateForm(
+        prompt="a photo of atkpzx",
+        base_model=model_id,
+        backend="diffusers",
+        loras=[{"path": job.result["lora_path"], "strength": 1.0}],
+        steps=2,
+    )
+    gen_id, _ = ctx.generation.submit(form)
+    done = ctx.runner.wait(gen_id, timeout=120)
+    assert done.status == "succeeded", done.error
+    backend = ctx.registry.get("image", "diffusers")
+    assert isinstance(backend, DiffusersImageBackend) and backend.stats["lora_loads"] == 1
+
+
 def test_failure_shows_the_last_output(aitk_ctx, tmp_path):
     ctx = aitk_ctx
     import shutil
@@ -402,3 +494,35 @@ def test_cli_trains_with_ai_toolkit(tmp_path, tiny_models):
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["lora_path"].endswith(".safetensors")
+
+
+def test_a_lora_diffusers_cannot_map_is_refused_not_applied_as_nothing(tmp_path, tiny_models):
+    """diffusers only logs a warning for keys it cannot map (ai-toolkit's Chroma files); the studio says so."""
+    import torch
+    from safetensors.torch import save_file
+
+    from plugins.base import PluginError, SimpleRunContext
+    from plugins.image.diffusers_backend import DiffusersImageBackend
+    from plugins.image.interface import ImageRequest, LoraRef
+
+    base = install_tiny(tmp_path, "zimage", tiny_models)
+    odd = tmp_path / "odd.safetensors"  # BFL-style names a Z-Image transformer does not have
+    save_file(
+        {
+            "diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight": torch.zeros(4, 32),
+            "diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight": torch.zeros(96, 4),
+        },
+        str(odd),
+    )
+    request = ImageRequest(
+        prompt="a photo",
+        base=ModelRef(id="tiny-zimage-turbo", family="zimage", source="tiny:zimage", local_path=base),
+        loras=[LoraRef(path=odd, strength=1.0)],
+        width=64,
+        height=64,
+        steps=2,
+        guidance=0.0,
+    )
+    backend = DiffusersImageBackend(PluginSettings(mode="production"))
+    with pytest.raises(PluginError, match=r"odd\.safetensors (has no layers|does not fit)"):
+        backend.run(request, SimpleRunContext())

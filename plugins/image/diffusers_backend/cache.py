@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugins.base import pipeline_bytes, warm_memory
+from plugins.base import PluginError, pipeline_bytes, warm_memory
+from plugins.families import family_info
 
 MAX_ADAPTERS = 6  # LoRAs kept loaded per pipeline for instant switching
 
@@ -135,7 +136,7 @@ def apply_loras(entry: Entry, loras: list, stats: dict) -> list[str]:
     for lora in loras:
         name = adapter_name(lora.path, lora.sha256)
         if name not in entry.adapters:
-            pipe.load_lora_weights(str(lora.path), adapter_name=name)
+            _load_checked(pipe, lora, name, entry.family)
             entry.adapters[name] = str(lora.path)
             stats["lora_loads"] += 1
         entry.adapters.move_to_end(name)
@@ -154,3 +155,23 @@ def apply_loras(entry: Entry, loras: list, stats: dict) -> list[str]:
     elif entry.adapters:
         pipe.disable_lora()  # the base model's own output, exactly
     return names
+
+
+def _load_checked(pipe, lora, name: str, family: str) -> None:
+    """Load a LoRA and make sure it reached the model. diffusers skips a file whose keys it cannot map
+    with only a log warning (ai-toolkit's Chroma files, for one): here that is an error, never a picture
+    made quietly without the LoRA."""
+    label = family_info(family).label
+    try:
+        pipe.load_lora_weights(str(lora.path), adapter_name=name)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise PluginError(
+            f"The LoRA {Path(lora.path).name} does not fit {label} here: its layers are named or sized "
+            f"differently ({type(exc).__name__}). Use it with the model it was made for, or in ComfyUI."
+        ) from exc
+    loaded = {n for names in pipe.get_list_adapters().values() for n in names}
+    if name not in loaded:
+        raise PluginError(
+            f"The LoRA {Path(lora.path).name} has no layers the built-in backend can map onto {label}, so "
+            "it would change nothing. Use it in ComfyUI, or with the model it was made for."
+        )

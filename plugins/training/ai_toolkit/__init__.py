@@ -37,7 +37,7 @@ class AIToolkitTrainer(TrainingBackend):
     version = "1.0.0"
     label = "ai-toolkit (ostris)"
     description = "Trains with your ai-toolkit checkout (AI_TOOLKIT_DIR) in its own Python."
-    families = ("flux", "sdxl", "sd15")
+    families = ("flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image")
 
     def __init__(self, settings: PluginSettings, *, stop_grace: float = 60.0):
         self.settings = settings

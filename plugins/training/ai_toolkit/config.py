@@ -86,6 +86,10 @@ SCHEMA: dict[str, Any] = {
                     "qtype_te": ANY,
                     "low_vram": ANY,
                     "arch": ANY,
+                    # toolkit/config_modules.py ModelConfig: the Turbo training adapter ("assistant" LoRA,
+                    # merged while training, inverted for samples) and where single files take extras from
+                    "assistant_lora_path": ANY,
+                    "extras_name_or_path": ANY,
                 },
                 "sample": {
                     "sampler": ANY,
@@ -115,8 +119,13 @@ SCHEMA: dict[str, Any] = {
     "meta": {"name": ANY, "version": ANY},
 }
 OPTIMIZERS = {"adamw": "adamw", "adamw8bit": "adamw8bit", "prodigy": "prodigy"}
-ARCH = {"sdxl": "sdxl", "sd15": "sd1"}  # ai-toolkit's `model.arch` names
-GUIDANCE = {"flux": 4, "sdxl": 6, "sd15": 7}
+# ai-toolkit's `model.arch` names (FLUX.1 is `is_flux: true` instead)
+ARCH = {"sdxl": "sdxl", "sd15": "sd1", "flux2_klein": "flux2_klein_4b", "flux2": "flux2", "zimage": "zimage",
+        "qwen_image": "qwen_image"}  # fmt: skip
+# sample guidance as ai-toolkit reads it: standard CFG for every family (it turns Z-Image's into max(0, g-1))
+GUIDANCE = {"flux": 4, "sdxl": 6, "sd15": 7, "flux2_klein": 4, "flux2": 4, "zimage": 3, "qwen_image": 4}
+# the newer families use ai-toolkit's UI default timestep distribution for them
+WEIGHTED_TIMESTEPS = {"flux2_klein", "flux2", "zimage", "qwen_image"}
 
 
 def unknown_keys(config: Any, schema: Any = SCHEMA, path: str = "") -> list[str]:
@@ -150,9 +159,11 @@ def resolutions(resolution: int, buckets: bool) -> list[int]:
 
 
 def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: bool) -> dict[str, Any]:
-    """The job file for a FLUX, SDXL or SD 1.5 LoRA (see ai-toolkit's config/examples/train_lora_flux_24gb.yaml)."""
+    """The job file for a LoRA of any family ai-toolkit trains (see its config/examples/
+    train_lora_flux_24gb.yaml and the arch blocks its UI writes for FLUX.2 [klein], Z-Image and Qwen-Image)."""
     p = request.params
-    flux = request.base.family == "flux"
+    family = request.base.family
+    flux = family not in ("sdxl", "sd15")  # flow matching
     trigger = request.trigger_word
     network: dict[str, Any] = {"type": "lora", "linear": p.rank, "linear_alpha": p.alpha}
     if p.train_conv and not flux:
@@ -175,15 +186,24 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
     }
     if not p.sample_every:
         train["disable_sampling"] = True
+    if family in WEIGHTED_TIMESTEPS:
+        train["timestep_type"] = "weighted"
     model: dict[str, Any] = {
-        "name_or_path": str(request.base.local_path or request.base.source),
+        "name_or_path": _model_path(request.base),
         "quantize": bool(p.quantize_base and cuda),
         "low_vram": bool(p.low_vram),
     }
-    if flux:
+    adapter = request.base.training_adapter
+    if family == "flux":
         model["is_flux"] = True
+    elif family in ("sdxl", "sd15"):
+        model.update(arch=ARCH[family], quantize_te=False)
     else:
-        model.update(arch=ARCH[request.base.family], quantize_te=False)
+        model.update(arch=ARCH[family], quantize_te=bool(p.quantize_base and cuda))
+        if adapter:  # Z-Image Turbo: ai-toolkit merges it for training and inverts it for samples
+            model["assistant_lora_path"] = str(adapter)
+            if model["quantize"]:
+                model["qtype"] = "float8"  # what ai-toolkit itself switches to with an assistant adapter
     prompts = [
         prompt.replace(trigger, "[trigger]")
         for prompt in (request.sample_prompts or [f"a photo of {trigger}"])
@@ -221,7 +241,7 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
             "neg": "",
             "seed": p.seed,
             "walk_seed": True,
-            "guidance_scale": GUIDANCE[request.base.family],
+            "guidance_scale": 1 if adapter else GUIDANCE[family],  # Turbo samples without CFG
             "sample_steps": p.sample_steps,
         },
         "logging": {"log_every": 1, "use_ui_logger": True},
@@ -231,3 +251,13 @@ def build_config(request, *, dataset_dir: Path, training_folder: Path, cuda: boo
         "config": {"name": request.name, "process": [process]},
         "meta": {"name": "[name]", "version": "1.0"},
     }
+
+
+def _model_path(base) -> str:
+    """ai-toolkit's FLUX.2 loaders read BFL's single files from the hub repo, which Isengard's diffusers-layout
+    download skips: give them the repo id (ai-toolkit fetches it into the same HF cache). Every other family
+    loads from the local diffusers folder."""
+    hub = "/" in base.source and not base.source.startswith(("tiny:", "/")) and not base.single_file
+    if base.family in ("flux2_klein", "flux2") and hub:
+        return base.source
+    return str(base.local_path or base.source)
