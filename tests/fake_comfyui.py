@@ -30,12 +30,20 @@ MODEL_FOLDERS = {
     "unet_name": "diffusion_models",
     "clip_name1": "text_encoders",
     "clip_name2": "text_encoders",
+    "clip_name": "text_encoders",
     "vae_name": "vae",
 }
 
 
 def fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
+
+
+def with_flux2(object_info: dict[str, Any]) -> dict[str, Any]:
+    extra = fixture("flux2_nodes.json")
+    info = {**copy.deepcopy(object_info), **copy.deepcopy(extra["nodes"])}
+    info["CLIPLoader"]["input"]["required"]["type"][0] += extra["clip_types"]
+    return info
 
 
 class FakeComfyUI:
@@ -86,6 +94,10 @@ class FakeComfyUI:
             names += [p.relative_to(root).as_posix() for p in root.rglob("*.safetensors")]
         return sorted(names)
 
+    def with_flux2(self) -> None:
+        """Serve what a ComfyUI with FLUX.2 support adds (tests/fixtures/comfyui/flux2_nodes.json)."""
+        self.base_object_info = with_flux2(self.base_object_info)
+
     def object_info(self) -> dict[str, Any]:
         info = copy.deepcopy(self.base_object_info)
         lists = {
@@ -94,6 +106,7 @@ class FakeComfyUI:
             "LoraLoaderModelOnly": {"lora_name": "loras"},
             "UNETLoader": {"unet_name": "diffusion_models"},
             "DualCLIPLoader": {"clip_name1": "text_encoders", "clip_name2": "text_encoders"},
+            "CLIPLoader": {"clip_name": "text_encoders"},
             "VAELoader": {"vae_name": "vae"},
         }
         for node, inputs in lists.items():
@@ -647,7 +660,9 @@ class FakeComfyUI:
         from PIL import Image, PngImagePlugin
 
         latent = next(
-            n for n in graph.values() if n["class_type"] in ("EmptyLatentImage", "EmptySD3LatentImage")
+            n
+            for n in graph.values()
+            if n["class_type"] in ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyFlux2LatentImage")
         )
         width, height = latent["inputs"]["width"], latent["inputs"]["height"]
         seed_node = next(

@@ -27,7 +27,7 @@ from plugins.image.comfyui.client import (
 )
 from plugins.image.comfyui.errors import describe_validation
 from plugins.image.comfyui.workflow import discover, fill, load_template, validate
-from tests.fake_comfyui import FakeComfyUI, fixture
+from tests.fake_comfyui import FakeComfyUI, fixture, with_flux2
 from tests.helpers import make_settings, wait_for
 
 WORKFLOWS = PROJECT_ROOT / "workflows"
@@ -54,11 +54,14 @@ def fake():
 
 
 def test_every_template_is_valid_against_the_recorded_object_info():
+    """0.3.64 has every node of the SD, FLUX.1, Z-Image and Qwen-Image graphs; FLUX.2's two nodes come
+    with a newer server (their specs from ComfyUI's source)."""
     info = fixture("object_info.json")
     templates = discover(WORKFLOWS)
-    assert set(templates) == {"flux", "sdxl", "sd15"}
+    assert set(templates) == {"flux", "sdxl", "sd15", "flux2_klein", "zimage", "qwen_image"}
     for template in templates.values():
-        assert validate(template.graph, info, check_model_choices=False) == [], template.name
+        served = with_flux2(info) if template.family == "flux2_klein" else info
+        assert validate(template.graph, served, check_model_choices=False) == [], template.name
         assert {"prompt", "seed", "steps", "width", "height", "lora_name"} <= set(template.parameters)
 
 
@@ -301,6 +304,74 @@ def test_flux_workflow_through_comfyui(comfy_ctx, fake, tmp_path):
         "clip_name2": "t5xxl_fp16.safetensors",
         "type": "flux",
     }
+
+
+NEWER = {  # family → (the server's diffusion model, text encoder, VAE), as Comfy-Org names them
+    "zimage": ("z_image_turbo_bf16.safetensors", "qwen_3_4b.safetensors", "ae.safetensors"),
+    "flux2_klein": ("flux-2-klein-4b.safetensors", "qwen_3_4b.safetensors", "flux2-vae.safetensors"),
+    "qwen_image": (
+        "qwen_image_2512_fp8_e4m3fn.safetensors",
+        "qwen_2.5_vl_7b_fp8_scaled.safetensors",
+        "qwen_image_vae.safetensors",
+    ),
+}
+
+
+def _newer_form(comfy_ctx, tmp_path, family: str, guidance: float) -> GenerateForm:
+    lora = _lora(tmp_path, family, store=comfy_ctx.paths.loras / "test")
+    return GenerateForm(
+        prompt="a photo",
+        backend="comfyui",
+        base_model=f"comfyui:diffusion_models/{NEWER[family][0]}",
+        width=64,
+        height=64,
+        steps=3,
+        guidance=guidance,
+        seed=1,
+        loras=[{"path": str(lora), "strength": 1.0}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("family", "clip_type", "guidance", "cfg"),
+    [
+        ("zimage", "lumina2", 0.0, 1.0),
+        ("flux2_klein", "flux2", 4.0, 4.0),
+        ("qwen_image", "qwen_image", 4.0, 4.0),
+    ],
+)
+def test_newer_family_workflows_through_comfyui(comfy_ctx, fake, tmp_path, family, clip_type, guidance, cfg):
+    fake.version = "0.3.76"
+    fake.with_flux2()
+    unet, encoder, vae = NEWER[family]
+    for folder, name in (("diffusion_models", unet), ("text_encoders", encoder), ("vae", vae)):
+        fake.add_model(folder, name)
+    comfy_ctx.registry.get("image", "comfyui")._cache.clear()
+    job_id, _ = comfy_ctx.generation.submit(_newer_form(comfy_ctx, tmp_path, family, guidance))
+    job = comfy_ctx.runner.wait(job_id, timeout=60)
+    assert job.status == "succeeded", job.error
+    prompt = next(body["prompt"] for _, path, body in fake.requests if path == "/prompt")
+    loader = next(n for n in prompt.values() if n["class_type"] == "CLIPLoader")
+    assert loader["inputs"] == {"clip_name": encoder, "type": clip_type}
+    assert next(n for n in prompt.values() if n["class_type"] == "VAELoader")["inputs"]["vae_name"] == vae
+    lora = next(n for n in prompt.values() if n["class_type"] == "LoraLoaderModelOnly")
+    assert lora["inputs"]["lora_name"].endswith(f"mine_{family}.safetensors")
+    sampler = next(n for n in prompt.values() if n["class_type"] in ("KSampler", "CFGGuider"))
+    assert sampler["inputs"]["cfg"] == cfg  # Z-Image's 0 (off) is ComfyUI's CFG 1
+
+
+@pytest.mark.parametrize(("family", "needs"), [("zimage", "0.3.75"), ("flux2_klein", "0.3.71")])
+def test_a_server_too_old_for_a_family_says_so_before_queueing(comfy_ctx, fake, tmp_path, family, needs):
+    """The recorded 0.3.64 has no FLUX.2 nodes and cannot load Z-Image: one sentence, nothing queued."""
+    unet, encoder, vae = NEWER[family]
+    for folder, name in (("diffusion_models", unet), ("text_encoders", encoder), ("vae", vae)):
+        fake.add_model(folder, name)
+    job_id, _ = comfy_ctx.generation.submit(_newer_form(comfy_ctx, tmp_path, family, 1.0))
+    job = comfy_ctx.runner.wait(job_id, timeout=60)
+    assert job.status == "failed"
+    assert job.error.startswith("This ComfyUI (0.3.64) is too old for ")
+    assert f"it needs ComfyUI {needs} or newer" in job.error
+    assert not any(path == "/prompt" for _, path, _ in fake.requests)
 
 
 def test_errors_are_clear_and_lose_no_other_work(comfy_ctx, fake, tmp_path):

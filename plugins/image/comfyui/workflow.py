@@ -41,6 +41,7 @@ class Template:
     progress_node: str | None = None
     source: str = "built-in"
     problems: list[str] = field(default_factory=list)
+    requires: dict[str, Any] = field(default_factory=dict)  # comfyui (version), nodes, clip_types
 
     def node_id(self, title: str, graph: dict[str, Any] | None = None) -> str:
         graph = self.graph if graph is None else graph
@@ -77,6 +78,7 @@ def load_template(bindings_file: Path, source: str = "built-in") -> Template:
         lora_node=spec.get("lora_node"),
         output_node=spec.get("output_node", "Save"),
         progress_node=spec.get("progress_node"),
+        requires=dict(spec.get("requires") or {}),
         source=source,
     )
     for bindings in parameters.values():
@@ -328,3 +330,29 @@ def ui_workflow(graph: dict[str, Any], object_info: dict[str, Any]) -> dict[str,
         "extra": {},
         "version": 0.4,
     }
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in str(text).split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def support_problem(template: Template, version: str, object_info: dict[str, Any], label: str) -> str | None:
+    """One plain sentence when this server cannot run the template's model family, else None. Checked
+    before anything is queued: a too-old ComfyUI would otherwise fail mid-graph with a loader error."""
+    needs = template.requires
+    wanted = needs.get("comfyui")
+    missing = [n for n in needs.get("nodes") or [] if n not in object_info]
+    clip = object_info.get("CLIPLoader", {}).get("input", {}).get("required", {}).get("type", [[]])[0]
+    missing += [f"the {t} text encoder type" for t in needs.get("clip_types") or [] if t not in clip]
+    old = bool(wanted) and version_tuple(version) < version_tuple(wanted)
+    if not old and not missing:
+        return None
+    need = f"ComfyUI {wanted} or newer" if wanted else "a newer ComfyUI"
+    return (
+        f"This ComfyUI ({version or 'unknown version'}) is too old for {label}: it needs {need}. "
+        "Update ComfyUI (git pull, or “Update ComfyUI” in its Manager) and try again."
+    )
