@@ -223,3 +223,53 @@ def test_two_users_at_once_queue_on_the_gpu_lock_and_both_finish(ctx):
         for j in jobs
     ]
     assert any(waited)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "family"),
+    [("tiny-zimage-turbo", "zimage"), ("tiny-flux2-klein", "flux2_klein"), ("tiny-qwen-image", "qwen_image")],
+)
+def test_newer_families_generate_with_their_own_settings_and_repeat_from_the_png(
+    tmp_path, tiny_models, model_id, family
+):
+    """Each family's guidance convention and defaults reach its pipeline; the PNG's settings repeat it."""
+    from isengard.context import bootstrap
+
+    settings = make_settings(tmp_path, mode="production")
+    install_tiny(settings.data_dir, family, tiny_models)
+    app = bootstrap(settings, console=False)
+    try:
+        model = app.catalogue.get(model_id)
+        first = _make(app, base_model=model_id, steps=None, negative_prompt="blurry")
+        meta = settings_from_png(first["images"][0]["path"])
+        assert meta["steps"] == model.default_steps and float(meta["guidance"]) == model.default_guidance
+        again = _make(
+            app,
+            base_model=model_id,
+            steps=meta["steps"],
+            guidance=float(meta["guidance"]),
+            negative_prompt="blurry",
+        )
+        assert np.array_equal(_pixels(first), _pixels(again))
+        notes = " ".join(first.get("notes") or [])
+        if family in ("zimage", "flux2_klein"):  # Turbo (guidance 0) and klein ignore a negative prompt
+            assert "does not use a negative prompt" in notes
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("model_id", ["zimage-turbo", "flux2-klein-4b", "qwen-image-2512"])
+def test_fast_test_mode_draws_the_newer_families_at_their_real_size(tmp_path, model_id):
+    from isengard.context import bootstrap
+
+    app = bootstrap(make_settings(tmp_path, mode="fast-test"), console=False)
+    try:
+        result = _make(app, base_model=model_id, steps=None, seed=3)
+        with Image.open(result["images"][0]["path"]) as image:
+            assert image.size == (1024, 1024)
+        assert (
+            settings_from_png(result["images"][0]["path"])["steps"]
+            == app.catalogue.get(model_id).default_steps
+        )
+    finally:
+        app.close()
