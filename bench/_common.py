@@ -39,8 +39,8 @@ def summary(times: dict[str, list[float]], baseline: str) -> dict[str, dict[str,
     }
 
 
-def write_report(name: str, data: dict) -> Path:
-    out = ROOT / "reports" / f"{name}.json"
+def write_report(name: str, data: dict, folder: Path | None = None) -> Path:
+    out = (folder or ROOT / "reports") / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     data = {"benchmark": name, "machine": platform.platform(), "python": platform.python_version(), **data}
     out.write_text(json.dumps(data, indent=2) + "\n")
