@@ -33,3 +33,17 @@ def guidance_help(family: str) -> str:
     if info.guidance == "true_cfg":
         return f"How strictly to follow the prompt. {info.label}: 3–5; 1 is off (faster)."
     return f"How strictly to follow the prompt. {info.label}: {'3–5' if family == 'flux2_klein' else '5–8'}; 1 is off."
+
+
+def shows_negative_prompt(model: BaseModel) -> bool:
+    """A negative prompt field only where it changes the picture: not for families without one, and not
+    for a model that runs with guidance off (Z-Image Turbo's 0)."""
+    info = family_info(model.family)
+    return info.negative_prompt and model.default_guidance > info.guidance_off
+
+
+def steps_help(model: BaseModel) -> str:
+    """Few-step (distilled) models say so: their right number is small, more rarely helps."""
+    if model.default_steps <= 10:
+        return f"{model.label} is made for about {model.default_steps} steps; more rarely helps."
+    return "More steps add detail but take longer (20–40)."

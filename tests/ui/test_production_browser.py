@@ -17,12 +17,14 @@ from tests.server_fixtures import open_page, start_studio, stop_studio
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TINY_FLUX = "Tiny FLUX (test model)"
+TINY_TURBO = "Tiny Z-Image Turbo (test model)"
 
 
 @pytest.fixture(scope="module")
 def production_studio(tmp_path_factory, tiny_models):
     root = tmp_path_factory.mktemp("production-studio")
     install_tiny(root / "data", "flux", tiny_models)
+    install_tiny(root / "data", "zimage", tiny_models)
     studio = start_studio(root, ISENGARD_MODE="production")
     yield studio
     stop_studio(studio)
@@ -105,3 +107,50 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
     assert "portrait in a garden <lora:prod_person" in text and "Seed: 11" in text
     assert "Model: tiny-flux" in text and "Steps: 4," in text  # the tiny model's own default steps
     assert Image.open(first).size == (64, 64)  # the tiny model's own resolution, not a placeholder's
+
+
+def test_z_image_turbo_trains_and_generates_with_its_licence_shown(browser, production_studio, tmp_path):
+    """A licence-clean family end to end: the licence beside the model in both tabs, Turbo's training
+    adapter used while training, its guidance-off defaults and no negative prompt in Image Gen."""
+    studio = production_studio
+    env = child_env(studio.root, ISENGARD_MODE="production")
+    good = photos.good_set(tmp_path / "in")
+    created = run_cli(["character", "create", "Zed Person", "--photos", *map(str, good), "--no-check"], env)
+    assert created.returncode == 0, created.stderr
+
+    with open_page(browser, studio) as page:
+        page.get_by_role("tab", name="Training").click()
+        choose(page, "train-character", "Zed Person")
+        page.locator("#train-base input").click()
+        expect(page.get_by_role("option", name="FLUX.1 [dev] · non-commercial")).to_be_visible()
+        page.get_by_role("option", name=TINY_TURBO, exact=True).click()
+        expect(page.locator("#train-model-state")).to_contain_text(
+            "Licence: Apache-2.0 · commercial use: yes"
+        )
+        page.wait_for_function(
+            "() => document.querySelector('#train-preset input').value.includes('Tiny test model')"
+        )
+        steps = page.locator("#param-steps input")
+        steps.fill("20")
+        steps.press("Tab")
+        page.click("#train-start")
+        page.wait_for_selector("#train-done", timeout=180_000)
+        expect(page.locator("#train-status")).to_contain_text("step 20 / 20")
+        expect(page.locator("#train-loras")).to_contain_text("zed_person")
+        page.shot("training_zimage_turbo")
+
+        page.get_by_role("tab", name="Image Gen").click()
+        choose(page, "gen-base", TINY_TURBO)
+        expect(page.locator("#gen-licence")).to_contain_text("Licence: Apache-2.0 · commercial use: yes")
+        expect(page.locator("#gen-negative")).to_be_hidden()  # Turbo runs without guidance: no negative
+        page.click("#gen-advanced")
+        page.wait_for_selector("#gen-steps input[type=number]")
+        expect(page.locator("#gen-guidance input[type=number]")).to_have_value("0")
+        page.locator("#gen-character input").click()
+        page.get_by_role("option", name="Zed Person").click()
+        page.wait_for_function("() => document.querySelector('#gen-lora input').value.includes('zed_person')")
+        page.locator("#gen-prompt textarea").fill("portrait in a garden")
+        page.click("#gen-go")
+        page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]", timeout=180_000)
+        page.wait_for_selector("#gen-gallery img")
+        page.shot("image_gen_zimage_turbo")

@@ -18,9 +18,14 @@ from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
 from isengard.ui.follow import progress_html
-from isengard.ui.model_views import guidance_help, licence_html, model_choice
+from isengard.ui.model_views import (
+    guidance_help,
+    licence_html,
+    model_choice,
+    shows_negative_prompt,
+    steps_help,
+)
 from isengard.ui.plugin_status import status_html
-from plugins.families import family_info
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
@@ -152,7 +157,7 @@ def render(ctx) -> list:
                     lines=1,
                     elem_id="gen-negative",
                     info="Things to avoid.",
-                    visible=family_info(default_model.family).negative_prompt,
+                    visible=shows_negative_prompt(default_model),
                 )
                 with gr.Row():
                     base = gr.Dropdown(
@@ -197,7 +202,7 @@ def render(ctx) -> list:
                             step=1,
                             label="Steps",
                             elem_id="gen-steps",
-                            info="More steps add detail but take longer (20–40).",
+                            info=steps_help(default_model),
                         )
                         guidance = gr.Slider(
                             0,
@@ -455,9 +460,9 @@ def render(ctx) -> list:
             return gr.update(), gr.update(), gr.update(), gr.update()
         model = service.model_for(service.backend(backend_name), model_id)
         return (
-            model.default_steps,
+            gr.update(value=model.default_steps, info=steps_help(model)),
             gr.update(value=model.default_guidance, info=guidance_help(model.family)),
-            gr.update(visible=family_info(model.family).negative_prompt),
+            gr.update(visible=shows_negative_prompt(model)),
             licence_html(model),
         )
 
