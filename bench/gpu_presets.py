@@ -2,7 +2,7 @@
 full-size architectures built directly on the GPU with random weights (nothing is downloaded; weight
 values change neither memory nor speed).
 
-For each preset of configs/training_presets.yaml (Z-Image, FLUX.2 [klein], Qwen-Image): build the
+For each preset of configs/training_presets.yaml (Z-Image, FLUX.2 [klein] and [dev], Qwen-Image): build the
 denoiser at full size, apply the preset (4-bit NF4 base, gradient checkpointing, LoRA rank, resolution,
 batch), run LoRA training steps through the built-in trainer's own family recipe (its loss, on random
 latents and cached-size text embeddings), then a few generation forward steps. Writes
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import _common
 
-FAMILIES = ("zimage", "flux2_klein", "qwen_image")
-TEXT_TOKENS = {"zimage": 128, "flux2_klein": 512, "qwen_image": 128}
+FAMILIES = ("zimage", "flux2_klein", "flux2", "qwen_image")
+TEXT_TOKENS = {"zimage": 128, "flux2_klein": 512, "flux2": 512, "qwen_image": 128}
 
 
 def _config(family: str, scale: str) -> dict:
@@ -39,6 +39,18 @@ def _config(family: str, scale: str) -> dict:
         tiny = dict(patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=16,
                     num_attention_heads=2, joint_attention_dim=48, axes_dims_rope=(4, 4, 4, 4),
                     guidance_embeds=False)  # fmt: skip
+    elif family == "flux2":
+        full = {}  # Flux2Transformer2DModel's defaults are FLUX.2 [dev]'s 32.2 B configuration
+        tiny = dict(
+            patch_size=1,
+            in_channels=16,
+            num_layers=1,
+            num_single_layers=1,
+            attention_head_dim=16,
+            num_attention_heads=2,
+            joint_attention_dim=48,
+            axes_dims_rope=(4, 4, 4, 4),
+        )
     else:
         full = {}  # QwenImageTransformer2DModel's defaults are Qwen-Image's 20.4 B configuration
         tiny = dict(patch_size=2, in_channels=16, out_channels=4, num_layers=2, attention_head_dim=16,
@@ -54,6 +66,7 @@ def _model_class(family: str):
         {
             "zimage": "ZImageTransformer2DModel",
             "flux2_klein": "Flux2Transformer2DModel",
+            "flux2": "Flux2Transformer2DModel",
             "qwen_image": "QwenImageTransformer2DModel",
         }[family],
     )
@@ -92,7 +105,7 @@ def _inputs(family: str, config, batch: int, resolution: int, scale: str, device
     if family == "zimage":
         latents = torch.randn(batch, config.in_channels, side, side)
         texts = [Encoded({"prompt_embeds": torch.randn(tokens, config.cap_feat_dim)}) for _ in range(batch)]
-    elif family == "flux2_klein":
+    elif family in ("flux2_klein", "flux2"):
         latents = torch.randn(batch, config.in_channels, side // 2, side // 2)
         embeds = torch.randn(1, tokens, config.joint_attention_dim)
         from diffusers import Flux2KleinPipeline

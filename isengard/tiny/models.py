@@ -15,7 +15,7 @@ from pathlib import Path
 from isengard.tiny.flux import T5_MAX_LENGTH
 from isengard.tiny.vae import RESOLUTION
 
-FAMILIES = ("flux", "sdxl", "sd15", "flux2_klein", "zimage", "qwen_image")
+FAMILIES = ("flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image")
 MARKER = "isengard_tiny.json"
 BUILD_VERSION = 4  # 4: CLIP weights keep their text_model. prefix
 VAE_STEPS = 300

@@ -118,3 +118,29 @@ def qwen25_vl_encoder(seed: int, hidden: int = 16):
         video_token_id=ids["video_pad"],
     )
     return Qwen2_5_VLForConditionalGeneration(config).eval(), tokenizer
+
+
+def mistral3_encoder(seed: int, *, layers: int = 31, hidden: int = 16):
+    """Mistral-Small 3 (FLUX.2 [dev]'s text encoder) at toy width; 31 layers so the pipeline's default
+    hidden-state taps (10, 20, 30) exist. Its Pixtral vision tower is built but never used."""
+    import torch
+    from transformers import Mistral3Config, Mistral3ForConditionalGeneration
+
+    from isengard.tiny.tokenizers import mistral_tokenizer
+
+    tokenizer = mistral_tokenizer()
+    torch.manual_seed(seed)
+    config = Mistral3Config(
+        text_config={
+            "model_type": "mistral", "vocab_size": len(tokenizer), "hidden_size": hidden,
+            "intermediate_size": hidden, "max_position_embeddings": 512, "num_attention_heads": 2,
+            "num_hidden_layers": layers, "num_key_value_heads": 2, "head_dim": hidden // 2,
+            "rms_norm_eps": 1e-05, "rope_theta": 1000000000.0, "sliding_window": None,
+            "bos_token_id": 2, "eos_token_id": 3, "pad_token_id": 4,
+        },
+        vision_config={"model_type": "pixtral", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "intermediate_size": 16, "image_size": 30, "patch_size": 6, "num_channels": 3, "head_dim": 8},
+        bos_token_id=2, eos_token_id=3, pad_token_id=4, image_seq_length=4, vision_feature_layer=-1,
+        image_token_index=1,
+    )  # fmt: skip
+    return Mistral3ForConditionalGeneration(config).eval(), tokenizer

@@ -200,3 +200,45 @@ def qwen_tokenizer():
     tokenizer.add_special_tokens({"additional_special_tokens": QWEN_SPECIALS[1:]})
     tokenizer.chat_template = QWEN3_CHAT_TEMPLATE
     return tokenizer
+
+
+# --- Mistral (FLUX.2 [dev]) -------------------------------------------------------------------------------
+
+MISTRAL_SPECIALS = ["<unk>", "[IMG]", "<s>", "</s>", "<pad>", "[INST]", "[/INST]", "[SYSTEM_PROMPT]",
+                    "[/SYSTEM_PROMPT]"]  # fmt: skip
+# Mistral-Small's chat template, reduced to text; FLUX.2 [dev] sends a system and a user message
+MISTRAL_CHAT_TEMPLATE = (
+    "{{- bos_token }}"
+    "{%- for message in messages %}"
+    "{%- if message['content'] is string %}{%- set c = message['content'] %}"
+    "{%- else %}{%- set c = namespace(t='') %}{%- for part in message['content'] %}"
+    "{%- if part['type'] == 'text' %}{%- set c.t = c.t + part['text'] %}{%- endif %}"
+    "{%- endfor %}{%- set c = c.t %}{%- endif %}"
+    "{%- if message['role'] == 'system' %}{{- '[SYSTEM_PROMPT]' + c + '[/SYSTEM_PROMPT]' }}"
+    "{%- elif message['role'] == 'user' %}{{- '[INST]' + c + '[/INST]' }}"
+    "{%- else %}{{- c + eos_token }}{%- endif %}"
+    "{%- endfor %}"
+)
+
+
+def mistral_tokenizer():
+    """A byte-level BPE with Mistral's special ids first (<unk>=0, [IMG]=1, <s>=2, </s>=3, <pad>=4), as a
+    plain fast tokenizer with a chat template: what FLUX.2 [dev] calls (its PixtralProcessor needs
+    torchvision, which this project does not install)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words, merges = qwen_vocab()
+    vocab = {token: index for index, token in enumerate(MISTRAL_SPECIALS)}
+    for token in words:
+        if token not in QWEN_SPECIALS:
+            vocab.setdefault(token, len(vocab))
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=list(merges), unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        additional_special_tokens=[*MISTRAL_SPECIALS[5:], "[IMG]"],
+    )  # fmt: skip
+    fast.chat_template = MISTRAL_CHAT_TEMPLATE
+    return fast

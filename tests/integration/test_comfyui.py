@@ -58,9 +58,9 @@ def test_every_template_is_valid_against_the_recorded_object_info():
     with a newer server (their specs from ComfyUI's source)."""
     info = fixture("object_info.json")
     templates = discover(WORKFLOWS)
-    assert set(templates) == {"flux", "sdxl", "sd15", "flux2_klein", "zimage", "qwen_image"}
+    assert set(templates) == {"flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image"}
     for template in templates.values():
-        served = with_flux2(info) if template.family == "flux2_klein" else info
+        served = with_flux2(info) if template.family in ("flux2_klein", "flux2") else info
         assert validate(template.graph, served, check_model_choices=False) == [], template.name
         assert {"prompt", "seed", "steps", "width", "height", "lora_name"} <= set(template.parameters)
 
@@ -309,6 +309,11 @@ def test_flux_workflow_through_comfyui(comfy_ctx, fake, tmp_path):
 NEWER = {  # family → (the server's diffusion model, text encoder, VAE), as Comfy-Org names them
     "zimage": ("z_image_turbo_bf16.safetensors", "qwen_3_4b.safetensors", "ae.safetensors"),
     "flux2_klein": ("flux-2-klein-4b.safetensors", "qwen_3_4b.safetensors", "flux2-vae.safetensors"),
+    "flux2": (
+        "flux2_dev_fp8mixed.safetensors",
+        "mistral_3_small_flux2_fp8.safetensors",
+        "flux2-vae.safetensors",
+    ),
     "qwen_image": (
         "qwen_image_2512_fp8_e4m3fn.safetensors",
         "qwen_2.5_vl_7b_fp8_scaled.safetensors",
@@ -356,6 +361,11 @@ def test_newer_family_workflows_through_comfyui(comfy_ctx, fake, tmp_path, famil
     assert next(n for n in prompt.values() if n["class_type"] == "VAELoader")["inputs"]["vae_name"] == vae
     lora = next(n for n in prompt.values() if n["class_type"] == "LoraLoaderModelOnly")
     assert lora["inputs"]["lora_name"].endswith(f"mine_{family}.safetensors")
+    if family == "flux2":  # guidance distilled into the model
+        assert (
+            next(n for n in prompt.values() if n["class_type"] == "FluxGuidance")["inputs"]["guidance"] == cfg
+        )
+        return
     sampler = next(n for n in prompt.values() if n["class_type"] in ("KSampler", "CFGGuider"))
     assert sampler["inputs"]["cfg"] == cfg  # Z-Image's 0 (off) is ComfyUI's CFG 1
 

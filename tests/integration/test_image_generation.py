@@ -227,7 +227,12 @@ def test_two_users_at_once_queue_on_the_gpu_lock_and_both_finish(ctx):
 
 @pytest.mark.parametrize(
     ("model_id", "family"),
-    [("tiny-zimage-turbo", "zimage"), ("tiny-flux2-klein", "flux2_klein"), ("tiny-qwen-image", "qwen_image")],
+    [
+        ("tiny-zimage-turbo", "zimage"),
+        ("tiny-flux2-klein", "flux2_klein"),
+        ("tiny-flux2", "flux2"),
+        ("tiny-qwen-image", "qwen_image"),
+    ],
 )
 def test_newer_families_generate_with_their_own_settings_and_repeat_from_the_png(
     tmp_path, tiny_models, model_id, family
@@ -252,13 +257,13 @@ def test_newer_families_generate_with_their_own_settings_and_repeat_from_the_png
         )
         assert np.array_equal(_pixels(first), _pixels(again))
         notes = " ".join(first.get("notes") or [])
-        if family in ("zimage", "flux2_klein"):  # Turbo (guidance 0) and klein ignore a negative prompt
+        if family in ("zimage", "flux2_klein", "flux2"):  # Turbo (guidance 0) and FLUX.2 ignore a negative
             assert "does not use a negative prompt" in notes
     finally:
         app.close()
 
 
-@pytest.mark.parametrize("model_id", ["zimage-turbo", "flux2-klein-4b", "qwen-image-2512"])
+@pytest.mark.parametrize("model_id", ["zimage-turbo", "flux2-klein-4b", "flux2-dev", "qwen-image-2512"])
 def test_fast_test_mode_draws_the_newer_families_at_their_real_size(tmp_path, model_id):
     from isengard.context import bootstrap
 

@@ -107,7 +107,7 @@ def test_lora_from_a_training_job_loads_reproduces_and_unloads(prod_ctx, tmp_pat
     assert np.array_equal(_generate(pipe, family, prompt, seed), before)
 
 
-@pytest.mark.parametrize("family", ["flux", "flux2_klein", "zimage", "qwen_image"])
+@pytest.mark.parametrize("family", ["flux", "flux2_klein", "flux2", "zimage", "qwen_image"])
 def test_tiny_flow_models_learn_the_colour_of_their_photos(prod_ctx, tmp_path, family):
     """Trained on plain red photos, the LoRA moves generated colour onto red at fixed seeds (guidance off:
     on a random base, CFG's difference of two random predictions says nothing about what was learnt)."""

@@ -61,7 +61,7 @@ class ComfyUIBackend(ImageBackend):
     version = "1.0.0"
     label = "ComfyUI server"
     description = "Runs FLUX, SDXL and SD 1.5 workflows on your ComfyUI (COMFYUI_URL)."
-    families = ("flux", "sdxl", "sd15", "flux2_klein", "zimage", "qwen_image")
+    families = ("flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image")
     needs_weights = False  # the weights live on the ComfyUI server
 
     def __init__(self, settings: PluginSettings, url: str | None = None):

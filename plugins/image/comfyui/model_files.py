@@ -21,6 +21,11 @@ FILES: dict[str, list[tuple[str, str, str, str]]] = {
         ("text_encoder", "text_encoders", r"qwen.?3.?4b", "the Qwen3 4B text encoder (qwen_3_4b)"),
         ("vae_name", "vae", r"flux.?2", "the FLUX.2 VAE (flux2-vae)"),
     ],
+    "flux2": [
+        ("unet_name", "diffusion_models", r"flux.?2.?dev", "a FLUX.2 [dev] diffusion model"),
+        ("text_encoder", "text_encoders", r"mistral", "the Mistral-Small 3 text encoder"),
+        ("vae_name", "vae", r"flux.?2", "the FLUX.2 VAE (flux2-vae)"),
+    ],
     "zimage": [
         ("unet_name", "diffusion_models", r"z.?image", "a Z-Image diffusion model"),
         ("text_encoder", "text_encoders", r"qwen.?3.?4b", "the Qwen3 4B text encoder (qwen_3_4b)"),

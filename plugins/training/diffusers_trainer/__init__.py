@@ -1,5 +1,5 @@
 """The built-in trainer: LoRA with diffusers + peft, in this process, on every family that has a recipe in
-`families/` (FLUX.1, FLUX.2 [klein], Z-Image, Qwen-Image, SDXL, SD 1.5)."""
+`families/` (FLUX.1, FLUX.2 [klein] and [dev], Z-Image, Qwen-Image, SDXL, SD 1.5)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ class DiffusersTrainer(TrainingBackend):
     name = "diffusers"
     version = "1.0.0"  # bump with any change to training internals (tests/golden records the loss curve)
     label = "Built-in trainer (diffusers + peft)"
-    description = (
-        "Trains the LoRA inside Isengard (FLUX.1, FLUX.2 [klein], Z-Image, Qwen-Image, SDXL, SD 1.5)."
-    )
-    families = ("flux", "sdxl", "sd15", "flux2_klein", "zimage", "qwen_image")
+    description = "Trains the LoRA inside Isengard (FLUX.1, FLUX.2 [klein] and [dev], Z-Image, Qwen-Image, SDXL, SD 1.5)."
+    families = ("flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image")
 
     def __init__(self, settings: PluginSettings, budget_bytes: int | None = None):
         from plugins.training.diffusers_trainer.warm import WarmCache

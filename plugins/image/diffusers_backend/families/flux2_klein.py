@@ -26,3 +26,11 @@ class Flux2KleinRecipe(Recipe):
         mean = vae.bn.running_mean.view(1, -1, 1, 1).to(patched)
         std = torch.sqrt(vae.bn.running_var.view(1, -1, 1, 1) + vae.config.batch_norm_eps).to(patched)
         return pipe._unpatchify_latents(patched * std + mean)
+
+
+class Flux2DevRecipe(Flux2KleinRecipe):
+    """FLUX.2 [dev]: guidance distilled into the model (no negative prompt), Mistral-Small 3 reads the
+    prompt; latents as [klein]'s."""
+
+    family = "flux2"
+    pipeline = "Flux2Pipeline"

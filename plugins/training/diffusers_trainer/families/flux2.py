@@ -115,3 +115,40 @@ class Flux2KleinFamily(Family):
             prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
             negative_prompt_embeds=negative.tensors["prompt_embeds"].to(device, dtype),
         )
+
+
+class Flux2DevFamily(Flux2KleinFamily):
+    """FLUX.2 [dev]: the same transformer and latents, a Mistral-Small 3 text encoder, and guidance
+    distilled into the model (a guidance input while training and sampling, no negative prompt)."""
+
+    name = "flux2"
+
+    def pipeline_class(self):
+        from diffusers import Flux2Pipeline
+
+        return Flux2Pipeline
+
+    def _guidance(self, loaded, batch: int, value: float, device):
+        import torch
+
+        return torch.full((batch,), float(value), device=device, dtype=torch.float32)
+
+    def sampling_pipeline(self, loaded):
+        return self.pipeline_class()(
+            scheduler=copy.deepcopy(loaded.pipe.scheduler),
+            vae=loaded.pipe.vae,
+            text_encoder=None,
+            tokenizer=None,
+            transformer=loaded.model,
+        )
+
+    def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
+        device, dtype = loaded.model.device, loaded.dtype
+        return self._run_sampler(
+            self.sampling_pipeline(loaded),
+            seed=seed,
+            steps=steps,
+            size=size,
+            guidance=guidance,
+            prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
+        )
