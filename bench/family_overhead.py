@@ -20,7 +20,12 @@ from pathlib import Path
 
 import _common
 
-FAMILIES = {"zimage": "tiny-zimage-turbo", "flux2_klein": "tiny-flux2-klein", "qwen_image": "tiny-qwen-image"}
+FAMILIES = {
+    "zimage": "tiny-zimage-turbo",
+    "flux2_klein": "tiny-flux2-klein",
+    "flux2": "tiny-flux2",
+    "qwen_image": "tiny-qwen-image",
+}
 CAPTION = "a photo of zxq"
 
 
@@ -92,8 +97,9 @@ def bare_step(family: str, base: Path, latent, targets):
             embeds, _ = pipe.encode_prompt(
                 CAPTION, device="cpu", do_classifier_free_guidance=False, max_sequence_length=64
             )
-        else:
+        else:  # FLUX.2 [klein] and [dev]
             embeds, text_ids = pipe.encode_prompt(CAPTION, device="cpu", max_sequence_length=64)
+    guidance = torch.full((1,), 1.0) if model.config.get("guidance_embeds") else None
 
     def step(_: int) -> None:
         noise = torch.randn_like(x)
@@ -102,10 +108,10 @@ def bare_step(family: str, base: Path, latent, targets):
         if family == "zimage":
             out = model(list(noisy.unsqueeze(2).unbind(0)), 1 - sigma, embeds, return_dict=False)[0]
             pred = -torch.stack(out).squeeze(2)
-        elif family == "flux2_klein":
+        elif family in ("flux2_klein", "flux2"):
             ids = pipe._prepare_latent_ids(noisy)
             packed = pipe._pack_latents(noisy)
-            out = model(hidden_states=packed, timestep=sigma, guidance=None, encoder_hidden_states=embeds,
+            out = model(hidden_states=packed, timestep=sigma, guidance=guidance, encoder_hidden_states=embeds,
                         txt_ids=text_ids, img_ids=ids, return_dict=False)[0]  # fmt: skip
             pred = pipe._unpack_latents_with_ids(out[:, : packed.shape[1]], ids)
         else:

@@ -364,6 +364,7 @@ def test_ai_toolkit_trains_sd15(aitk_ctx, tiny_models):
     [
         ("zimage", "tiny-zimage-turbo", "zimage"),
         ("flux2_klein", "tiny-flux2-klein", "flux2_klein_4b"),
+        ("flux2", "tiny-flux2", "flux2"),
         ("qwen_image", "tiny-qwen-image", "qwen_image"),
     ],
 )
