@@ -73,6 +73,33 @@ def test_production_training_on_a_tiny_model(tmp_path, tiny_models):
     assert data["steps"] == 20 and data["samples"]
 
 
+@pytest.mark.slow
+def test_cli_trains_and_generates_on_z_image_turbo(tmp_path, tiny_models):
+    """A licence-clean newer family from the command line: train (with Turbo's training adapter), then
+    generate with the LoRA at Turbo's own defaults."""
+    env = child_env(tmp_path, ISENGARD_MODE="production")
+    install_tiny(tmp_path / "data", "zimage", tiny_models)
+    _make_character(env, tmp_path, "Zed Cli")
+    trained = run_cli(
+        ["train", "Zed Cli", "--base", "tiny-zimage-turbo", "--steps", "10", "--sample-every", "0", "--json"],
+        env,
+        timeout=300,
+    )
+    assert trained.returncode == 0, trained.stderr
+    lora = json.loads(trained.stdout)["lora_path"]
+    assert read_lora_info(lora).family == "zimage"
+    made = run_cli(
+        ["generate", "--base", "tiny-zimage-turbo", "--prompt", "a portrait", "--lora", lora, "--json"],
+        env,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    out = json.loads(made.stdout)
+    assert out["images"]
+    listing = run_cli(["models", "list"], env).stdout
+    assert "zimage-turbo" in listing and "commercial: yes" in listing and "commercial: no" in listing
+
+
 def test_bad_training_requests_get_one_sentence(tmp_path):
     env = child_env(tmp_path)
     assert run_cli(["character", "create", "No Photos"], env).returncode == 0
