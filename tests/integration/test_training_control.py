@@ -181,9 +181,18 @@ def test_training_is_reproducible_from_its_seed(tmp_path, tiny_models):
 
 
 def test_threads_can_cancel_a_direct_run(tmp_path, tiny_models):
+    """Another thread cancels once training runs (not on a timer: on a busy machine loading alone can
+    take longer than any fixed delay, and a cancel during loading rightly keeps no checkpoint)."""
     ctx = SimpleRunContext()
     request = _request(tmp_path, tiny_models, steps=3000, save_every=1000)
-    threading.Timer(2.0, ctx.cancel).start()
+    report = ctx.progress
+
+    def progress(**fields):
+        report(**fields)
+        if fields.get("step", 0) >= 3 and fields.get("phase", "training") == "training":
+            threading.Thread(target=ctx.cancel).start()
+
+    ctx.progress = progress
     from plugins.base import Cancelled
 
     with pytest.raises(Cancelled, match="saved a checkpoint there"):
