@@ -4,13 +4,14 @@ the prompt's token limit, and the latent → VAE-latent step for live previews. 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
 from plugins.families import FamilyInfo, family_info
 
 
-class Recipe:
+class Recipe(ABC):
     family: str = ""
     pipeline: str = ""  # the diffusers pipeline class
     flow_matching: bool = True  # flow-matching models keep their own sampler
@@ -37,9 +38,9 @@ class Recipe:
         """(tokenizer, how many tokens it reads) for the "your prompt was cut" note."""
         return pipe.tokenizer, int(tiny.get("t5_max_length", 512))
 
+    @abstractmethod
     def preview_latents(self, pipe, request, latents):
         """The pipeline's latents during sampling as raw VAE latents (B, C, h, w)."""
-        raise NotImplementedError
 
 
 def tiny_marker(path) -> dict[str, Any]:

@@ -91,7 +91,10 @@ class Family(ABC):
     def _model_class(): ...
 
     def grid(self, loaded: Loaded) -> int:
-        """Bucket sizes are multiples of this (64 px for the real models)."""
+        """Bucket sizes are multiples of this (64 px for the real models). Transformers pack 2×2 latent
+        patches, so their tiny models (VAE factor 2) need twice the UNets' multiple."""
+        if self.model_attr == "transformer":
+            return 16 * loaded.vae_scale_factor if loaded.vae_scale_factor < 8 else 64
         return 8 * loaded.vae_scale_factor
 
     @abstractmethod

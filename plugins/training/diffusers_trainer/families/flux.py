@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins.training.diffusers_trainer.families.base import Encoded, Family, Loaded, flow_noise, stack
+from plugins.training.diffusers_trainer.families.base import Encoded, Family, flow_noise, stack
 
 FLUX_TARGETS = [
     "attn.to_k", "attn.to_q", "attn.to_v", "attn.to_out.0",
@@ -29,9 +29,6 @@ class FluxFamily(Family):
         from diffusers import FluxTransformer2DModel
 
         return FluxTransformer2DModel
-
-    def grid(self, loaded: Loaded) -> int:
-        return 16 * loaded.vae_scale_factor if loaded.vae_scale_factor < 8 else 64
 
     def target_modules(self, train_conv: bool) -> list[str]:
         return ["x_embedder", *FLUX_TARGETS]

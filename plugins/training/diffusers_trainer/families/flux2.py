@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins.training.diffusers_trainer.families.base import Encoded, Family, Loaded, flow_noise, stack
+from plugins.training.diffusers_trainer.families.base import Encoded, Family, flow_noise, stack
 
 # a regular expression (peft matches it against the full module name): a plain "attn.to_out" would also
 # hit the double blocks' to_out ModuleList
@@ -28,6 +28,7 @@ FLUX2_TARGETS = (
 class Flux2KleinFamily(Family):
     name = "flux2_klein"
     model_attr = "transformer"
+    real_cfg = True  # [klein] Base samples with classifier-free guidance against an empty prompt
 
     def pipeline_class(self):
         from diffusers import Flux2KleinPipeline
@@ -39,9 +40,6 @@ class Flux2KleinFamily(Family):
         from diffusers import Flux2Transformer2DModel
 
         return Flux2Transformer2DModel
-
-    def grid(self, loaded: Loaded) -> int:
-        return 16 * loaded.vae_scale_factor if loaded.vae_scale_factor < 8 else 64
 
     def target_modules(self, train_conv: bool):
         return FLUX2_TARGETS
@@ -94,6 +92,9 @@ class Flux2KleinFamily(Family):
         pred = pred if torch.is_tensor(pred) else torch.stack(pred)
         return torch.nn.functional.mse_loss(pred.float(), (noise - latents).float())
 
+    def _pipeline_kwargs(self) -> dict:
+        return {"is_distilled": False}
+
     def sampling_pipeline(self, loaded):
         return self.pipeline_class()(
             scheduler=copy.deepcopy(loaded.pipe.scheduler),
@@ -101,19 +102,16 @@ class Flux2KleinFamily(Family):
             text_encoder=None,
             tokenizer=None,
             transformer=loaded.model,
-            is_distilled=False,
+            **self._pipeline_kwargs(),
         )
 
     def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
         device, dtype = loaded.model.device, loaded.dtype
+        embeds = {"prompt_embeds": text.tensors["prompt_embeds"].to(device, dtype)}
+        if self.real_cfg:
+            embeds["negative_prompt_embeds"] = negative.tensors["prompt_embeds"].to(device, dtype)
         return self._run_sampler(
-            self.sampling_pipeline(loaded),
-            seed=seed,
-            steps=steps,
-            size=size,
-            guidance=guidance,
-            prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
-            negative_prompt_embeds=negative.tensors["prompt_embeds"].to(device, dtype),
+            self.sampling_pipeline(loaded), seed=seed, steps=steps, size=size, guidance=guidance, **embeds
         )
 
 
@@ -122,6 +120,7 @@ class Flux2DevFamily(Flux2KleinFamily):
     distilled into the model (a guidance input while training and sampling, no negative prompt)."""
 
     name = "flux2"
+    real_cfg = False
 
     def pipeline_class(self):
         from diffusers import Flux2Pipeline
@@ -133,22 +132,5 @@ class Flux2DevFamily(Flux2KleinFamily):
 
         return torch.full((batch,), float(value), device=device, dtype=torch.float32)
 
-    def sampling_pipeline(self, loaded):
-        return self.pipeline_class()(
-            scheduler=copy.deepcopy(loaded.pipe.scheduler),
-            vae=loaded.pipe.vae,
-            text_encoder=None,
-            tokenizer=None,
-            transformer=loaded.model,
-        )
-
-    def sample(self, loaded, text, negative, *, seed, steps, size, guidance):
-        device, dtype = loaded.model.device, loaded.dtype
-        return self._run_sampler(
-            self.sampling_pipeline(loaded),
-            seed=seed,
-            steps=steps,
-            size=size,
-            guidance=guidance,
-            prompt_embeds=text.tensors["prompt_embeds"].to(device, dtype),
-        )
+    def _pipeline_kwargs(self) -> dict:
+        return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from plugins.training.diffusers_trainer.families.base import Encoded, Family, Loaded, flow_noise
+from plugins.training.diffusers_trainer.families.base import Encoded, Family, flow_noise
 
 QWEN_TARGETS = ["attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0",
                 "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out",
@@ -31,9 +31,6 @@ class QwenImageFamily(Family):
         from diffusers import QwenImageTransformer2DModel
 
         return QwenImageTransformer2DModel
-
-    def grid(self, loaded: Loaded) -> int:
-        return 16 * loaded.vae_scale_factor if loaded.vae_scale_factor < 8 else 64
 
     def target_modules(self, train_conv: bool) -> list[str]:
         return QWEN_TARGETS

@@ -37,9 +37,6 @@ class ZImageFamily(Family):
 
         return ZImageTransformer2DModel
 
-    def grid(self, loaded: Loaded) -> int:
-        return 16 * loaded.vae_scale_factor if loaded.vae_scale_factor < 8 else 64
-
     def target_modules(self, train_conv: bool) -> list[str]:
         return ZIMAGE_TARGETS
 
