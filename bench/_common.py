@@ -46,3 +46,15 @@ def write_report(name: str, data: dict, folder: Path | None = None) -> Path:
     out.write_text(json.dumps(data, indent=2) + "\n")
     print(json.dumps(data, indent=2))
     return out
+
+
+def red_photos(folder: Path, count: int = 4) -> list[Path]:
+    """Plain red 64 px photos (each a shade apart, so none is a duplicate): what the benches train on."""
+    from PIL import Image
+
+    photos = []
+    for i in range(count):
+        path = folder / f"red{i}.png"
+        Image.new("RGB", (64, 64), (220, 20 + i, 20)).save(path)
+        photos.append(path)
+    return photos

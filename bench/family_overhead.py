@@ -30,18 +30,11 @@ CAPTION = "a photo of zxq"
 
 
 def _work(family: str) -> tuple[Path, Path, list[Path]]:
-    from PIL import Image
-
     from isengard.tiny.models import build_tiny_base
 
     work = Path(tempfile.mkdtemp(prefix=f"isengard-bench-{family}-"))
     base = build_tiny_base(family, work / "data" / "models" / "base" / f"tiny-{family}")
-    photos = []
-    for i in range(4):
-        path = work / f"red{i}.png"
-        Image.new("RGB", (64, 64), (220, 20 + i, 20)).save(path)
-        photos.append(path)
-    return work, base, photos
+    return work, base, _common.red_photos(work)
 
 
 def _trainer(family: str, base: Path, photos: list[Path], work: Path, steps: int):

@@ -29,14 +29,7 @@ def _setup(work: Path):
     from isengard.tiny.models import build_tiny_base
 
     base = build_tiny_base(FAMILY, work / f"tiny-{FAMILY}")
-    from PIL import Image
-
-    photos = []
-    for i in range(4):
-        path = work / f"red{i}.png"
-        Image.new("RGB", (64, 64), (220, 20 + i, 20)).save(path)
-        photos.append(path)
-    return base, photos
+    return base, _common.red_photos(work)
 
 
 def _request(work: Path, steps: int, *, train_conv: bool = False):
