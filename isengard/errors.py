@@ -12,10 +12,11 @@ class IsengardError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field  # the form field it concerns, when there is one: the UI shows it beside that field
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message

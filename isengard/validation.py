@@ -25,51 +25,65 @@ def _range(lo: float | None, hi: float | None) -> str:
     return f"at most {show(hi)}"
 
 
-def _fail(label: str, lo, hi, hint: str | None, what: str = "a whole number") -> InputError:
-    return InputError(f"{label} must be {what} {_range(lo, hi)}.", hint=hint)
+def _fail(
+    label: str, lo, hi, hint: str | None, what: str = "a whole number", field: str | None = None
+) -> InputError:
+    return InputError(f"{label} must be {what} {_range(lo, hi)}.", hint=hint, field=field)
 
 
 def whole_number(
-    label: str, value: Any, lo: int | None = None, hi: int | None = None, *, hint: str | None = None
+    label: str,
+    value: Any,
+    lo: int | None = None,
+    hi: int | None = None,
+    *,
+    hint: str | None = None,
+    field: str | None = None,
 ) -> int:
     """An int in [lo, hi]. Floats that are whole (3.0) and digit strings are accepted."""
     if isinstance(value, bool) or value is None:
-        raise _fail(label, lo, hi, hint)
+        raise _fail(label, lo, hi, hint, field=field)
     if isinstance(value, str):
         text = value.strip().replace(",", "").replace("_", "")
         if not text or not text.lstrip("+-").isdigit() or len(text) > 40:
-            raise _fail(label, lo, hi, hint)
+            raise _fail(label, lo, hi, hint, field=field)
         value = int(text)
     elif isinstance(value, float):
         if not math.isfinite(value) or value != int(value):
-            raise _fail(label, lo, hi, hint)
+            raise _fail(label, lo, hi, hint, field=field)
         value = int(value)
     elif not isinstance(value, int):
-        raise _fail(label, lo, hi, hint)
+        raise _fail(label, lo, hi, hint, field=field)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _fail(label, lo, hi, hint)
+        raise _fail(label, lo, hi, hint, field=field)
     return value
 
 
 def real_number(
-    label: str, value: Any, lo: float | None = None, hi: float | None = None, *, hint: str | None = None
+    label: str,
+    value: Any,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    hint: str | None = None,
+    field: str | None = None,
 ) -> float:
     """A finite float in [lo, hi]."""
     if isinstance(value, bool) or value is None:
-        raise _fail(label, lo, hi, hint, "a number")
+        raise _fail(label, lo, hi, hint, "a number", field)
     if isinstance(value, str):
         try:
             value = float(value.strip().replace(",", ""))
         except ValueError:
-            raise _fail(label, lo, hi, hint, "a number") from None
+            raise _fail(label, lo, hi, hint, "a number", field) from None
     if not isinstance(value, int | float):
-        raise _fail(label, lo, hi, hint, "a number")
+        raise _fail(label, lo, hi, hint, "a number", field)
     try:
         value = float(value)
     except OverflowError:
-        raise _fail(label, lo, hi, hint, "a number") from None
+        raise _fail(label, lo, hi, hint, "a number", field) from None
     if not math.isfinite(value) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise _fail(label, lo, hi, hint, "a number")
+        raise _fail(label, lo, hi, hint, "a number", field)
     return value
 
 

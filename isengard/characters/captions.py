@@ -52,9 +52,9 @@ class CaptionsMixin:
         caption = " ".join((text or "").split())
         note = None
         if not caption:
-            raise InputError("A caption can't be empty; describe the photo in a few words.")
+            raise InputError("A caption can't be empty; describe the photo in a few words.", field="caption")
         if len(caption) > 1000:
-            raise InputError("That caption is very long; keep it under 1000 characters.")
+            raise InputError("That caption is very long; keep it under 1000 characters.", field="caption")
         if not re.search(rf"\b{re.escape(character.trigger_word)}\b", caption):
             caption = f"{character.trigger_word}, {caption}"
             note = (

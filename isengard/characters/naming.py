@@ -52,13 +52,13 @@ def clean_name(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", (raw or "").strip())
     name = re.sub(r"\s+", " ", name)
     if not name:
-        raise InputError("Give the character a name.")
+        raise InputError("Give the character a name.", field="name")
     if len(name) > NAME_MAX:
-        raise InputError(f"That name is {len(name)} characters long; keep it to {NAME_MAX}.")
+        raise InputError(f"That name is {len(name)} characters long; keep it to {NAME_MAX}.", field="name")
     if "/" in name or "\\" in name:
-        raise InputError("Names can't contain / or \\. Use letters, numbers, spaces or emoji.")
+        raise InputError("Names can't contain / or \\. Use letters, numbers, spaces or emoji.", field="name")
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
-        raise InputError("That name contains invisible control characters; please retype it.")
+        raise InputError("That name contains invisible control characters; please retype it.", field="name")
     return name
 
 
@@ -93,22 +93,25 @@ def suggest_trigger(name: str, taken: set[str]) -> str:
 def clean_trigger(raw: str | None) -> str:
     word = (raw or "").strip().lower()
     if not word:
-        raise InputError("Choose a trigger word (a made-up word such as 'alcszx').")
+        raise InputError("Choose a trigger word (a made-up word such as 'alcszx').", field="trigger")
     if " " in word:
-        raise InputError("A trigger word is one word without spaces.")
+        raise InputError("A trigger word is one word without spaces.", field="trigger")
     if not TRIGGER_RE.match(word):
         raise InputError(
-            "A trigger word is 3–32 characters: lowercase letters, digits or _, starting with a letter."
+            "A trigger word is 3–32 characters: lowercase letters, digits or _, starting with a letter.",
+            field="trigger",
         )
     if word in COMMON_WORDS:
-        raise InputError(f"'{word}' is an everyday word the model already knows; pick a made-up word.")
+        raise InputError(
+            f"'{word}' is an everyday word the model already knows; pick a made-up word.", field="trigger"
+        )
     return word
 
 
 def clean_class_word(raw: str | None) -> str:
     word = (raw or "person").strip().lower()
     if not re.fullmatch(r"[a-z ]{2,20}", word):
-        raise InputError("The subject type is a short word such as woman, man or person.")
+        raise InputError("The subject type is a short word such as woman, man or person.", field="class_word")
     return word
 
 

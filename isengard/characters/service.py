@@ -69,7 +69,9 @@ class CharacterService(PhotosMixin, CaptionsMixin, DatasetJobsMixin):
         name = naming.clean_name(name)
         key = naming.name_key(name)
         if self.db.one("SELECT 1 FROM characters WHERE name_key=?", (key,)):
-            raise InputError(f"There is already a character called {name!r}.", hint="Pick another name.")
+            raise InputError(
+                f"There is already a character called {name!r}.", hint="Pick another name.", field="name"
+            )
         word = naming.clean_trigger(trigger) if trigger else self.suggest_trigger(name)
         self._check_trigger_free(word)
         class_word = naming.clean_class_word(class_word)
@@ -98,7 +100,9 @@ class CharacterService(PhotosMixin, CaptionsMixin, DatasetJobsMixin):
 
     def _check_trigger_free(self, word: str, except_id: int | None = None) -> None:
         if word in self.taken_triggers(except_id):
-            raise InputError(f"The trigger word '{word}' is already used by another character.")
+            raise InputError(
+                f"The trigger word '{word}' is already used by another character.", field="trigger"
+            )
 
     def list(self) -> list[Character]:
         rows = self.db.query(

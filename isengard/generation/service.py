@@ -126,7 +126,7 @@ class GenerationService:
         notes: list[str] = []
         prompt = validation.text("The prompt", form.prompt, max_length=MAX_PROMPT).strip()
         if not prompt:
-            raise InputError("Write a prompt first: describe the picture you want.")
+            raise InputError("Write a prompt first: describe the picture you want.", field="prompt")
         negative = validation.text("The negative prompt", form.negative_prompt, max_length=MAX_PROMPT)
         for name in ("backend", "base_model", "scheduler"):
             value = getattr(form, name)
@@ -145,17 +145,27 @@ class GenerationService:
             model.default_steps
             if form.steps is None
             else validation.whole_number(
-                "Steps", form.steps, 1, MAX_STEPS, hint=f"{model.default_steps} suits {model.label}."
+                "Steps",
+                form.steps,
+                1,
+                MAX_STEPS,
+                hint=f"{model.default_steps} suits {model.label}.",
+                field="steps",
             )
         )
         count = validation.whole_number(
-            "Number of pictures", 1 if form.count is None else form.count, 1, MAX_COUNT
+            "Number of pictures", 1 if form.count is None else form.count, 1, MAX_COUNT, field="count"
         )
         guidance = (
             model.default_guidance
             if form.guidance is None
             else validation.real_number(
-                "Guidance", form.guidance, 0, 30, hint=f"{model.default_guidance:g} suits {model.label}."
+                "Guidance",
+                form.guidance,
+                0,
+                30,
+                hint=f"{model.default_guidance:g} suits {model.label}.",
+                field="guidance",
             )
         )
         if form.scheduler not in SCHEDULERS:

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from isengard.jobs.eta import EtaSmoother
 from isengard.obs import event
 from isengard.storage.db import dumps
 from plugins.base import Cancelled
@@ -28,12 +29,16 @@ class JobContext:
         self._pending: list[tuple[float, str, dict[str, Any]]] = []
         self._last_flush = 0.0
         self._lock = threading.Lock()
+        self._eta = EtaSmoother()
         row = runner.db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
         self._seq = (row[0] or 0) if row else 0
 
     # RunContext -------------------------------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
+        if isinstance(fields.get("eta_s"), int | float):  # what every reader shows: steady, not jumpy
+            fields["eta_raw_s"] = fields["eta_s"]
+            fields["eta_s"] = self._eta.update(fields["eta_s"])
         important = any(k in fields for k in ("samples", "checkpoint", "message", "phase", "preview"))
         with self._lock:
             self._snapshot.update(fields)

@@ -39,7 +39,15 @@ class Preset:
         unknown = set(overrides) - known
         if unknown:
             raise InputError(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
-        checked = {k: checked_setting(k, v) for k, v in overrides.items() if v is not None}
+        checked = {}
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            try:
+                checked[key] = checked_setting(key, value)
+            except InputError as exc:
+                exc.field = key
+                raise
         try:
             return TrainingParams(**(self.params | checked))
         except (TypeError, ValueError) as exc:

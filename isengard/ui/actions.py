@@ -1,8 +1,12 @@
 """`ui_action`: every UI event handler runs under a correlation id and is logged as an action.
 
 The id comes from the request's `X-Correlation-ID` header when a client sends one (API clients, tests),
-otherwise a new one is made. Jobs started inside inherit it. Errors a person can act on become a Gradio
-error toast with the same sentence; unexpected ones are logged with the traceback and shown with the id.
+otherwise a new one is made. Jobs started inside inherit it.
+
+Handlers never raise at a person (a raised error turns every output of the event into a red "Error" box).
+A problem a person can act on becomes a toast with its sentence and, when the action has hint lines, that
+sentence under the field it concerns; everything else keeps its value. An unexpected failure is logged
+with its traceback and shown as a plain sentence, the exception and reference behind "Details".
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import gradio as gr
 from isengard.errors import IsengardError
 from isengard.obs import event, use_correlation
 from isengard.obs.context import clean_correlation_id
+from isengard.ui.hints import FieldHints
+
+UNEXPECTED = "Something went wrong, and nothing was changed. Please try again; if it happens again, the log has the details."
 
 
 def _correlation_from(request: gr.Request | None) -> str | None:
@@ -39,14 +46,15 @@ def _request_index(fn: Callable) -> int | None:
     return None
 
 
-def _fail(name: str, exc: Exception, cid: str, started: float) -> gr.Error:
+def _fail(name: str, exc: Exception, cid: str, started: float, hints: FieldHints | None):
+    """The updates for a failed action: a toast, the hint line beside the field, nothing else touched."""
     elapsed = round(time.monotonic() - started, 3)
-    if isinstance(exc, gr.Error):
-        event("ui.action.rejected", f"{name}: {exc}", level="WARNING", action=name, seconds=elapsed)
-        return exc
-    if isinstance(exc, IsengardError):
-        event("ui.action.rejected", f"{name}: {exc}", level="WARNING", action=name, seconds=elapsed)
-        return gr.Error(str(exc), print_exception=False)
+    if isinstance(exc, IsengardError | gr.Error):
+        message = str(exc.message if isinstance(exc, gr.Error) else exc)
+        event("ui.action.rejected", f"{name}: {message}", level="WARNING", action=name, seconds=elapsed)
+        gr.Warning(message)
+        field = getattr(exc, "field", None)
+        return hints.show(message, field) if hints else gr.skip()
     import traceback
 
     event(
@@ -57,16 +65,20 @@ def _fail(name: str, exc: Exception, cid: str, started: float) -> gr.Error:
         seconds=elapsed,
         traceback=traceback.format_exc()[-4000:],
     )
-    return gr.Error(
-        f"Something went wrong ({type(exc).__name__}: {exc}). Reference: {cid}", print_exception=False
-    )
+    gr.Warning(UNEXPECTED)
+    details = f"{type(exc).__name__}: {exc} (reference {cid})"
+    return hints.show(UNEXPECTED, None, details) if hints else gr.skip()
 
 
-def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callable]:
+def ui_action(
+    name: str, *, quiet: bool = False, hints: FieldHints | None = None
+) -> Callable[[Callable], Callable]:
     """Wrap a handler (function or generator) with correlation, logging and friendly errors.
 
     `quiet=True` writes the start/finish lines at DEBUG instead of INFO: for timers that fire every second
     and handlers that run on each keystroke. Every click and choice a person makes is logged at INFO.
+    `hints`: the hint lines of the form (they must be among the event's outputs, and the handler returns
+    dicts): a problem fills the line of its field, a success clears them.
     """
     level = "DEBUG" if quiet else "INFO"
 
@@ -121,8 +133,9 @@ def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callabl
                             )
                             return
                         except Exception as exc:
-                            raise _fail(name, exc, cid, started) from exc
-                    yield value
+                            yield _fail(name, exc, cid, started, hints)
+                            return
+                    yield hints.merge(value) if hints else value
 
         else:
 
@@ -135,7 +148,9 @@ def ui_action(name: str, *, quiet: bool = False) -> Callable[[Callable], Callabl
                     try:
                         result = fn(*args, **kwargs)
                     except Exception as exc:
-                        raise _fail(name, exc, cid, started) from exc
+                        return _fail(name, exc, cid, started, hints)
+                    if hints:
+                        result = hints.merge(result)
                     event(
                         "ui.action.done",
                         f"{name} done",
