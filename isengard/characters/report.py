@@ -149,7 +149,8 @@ def readiness(
         )
     if count < RECOMMENDED_MIN:
         fixes.append(
-            f"Add {RECOMMENDED_MIN - count} more photo(s): 10–30 is recommended for a good likeness."
+            f"Add {RECOMMENDED_MIN - count} more photo{'s' if RECOMMENDED_MIN - count != 1 else ''}: "
+            "10–30 is recommended for a good likeness."
         )
     if count > RECOMMENDED_MAX:
         fixes.append(f"{count} photos is more than needed: keep the best {RECOMMENDED_MAX} to train faster.")
@@ -168,7 +169,10 @@ def readiness(
             fixes.append(f"{text} ({counts[code]} photo{'s' if counts[code] > 1 else ''})")
     good = count - len(warned)
     if unchecked:
-        status, headline = "needs_attention", f"{unchecked} photo(s) not checked yet."
+        status, headline = (
+            "needs_attention",
+            f"{unchecked} photo{'s' if unchecked != 1 else ''} not checked yet.",
+        )
     elif count < RECOMMENDED_MIN or len(warned) * 3 >= count:
         status, headline = "needs_attention", f"{good} of {count} photos look good — see the suggestions."
     else:

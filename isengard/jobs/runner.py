@@ -237,6 +237,30 @@ class JobRunner:
         self._enqueue(job_id, kind, params)
         return job_id
 
+    def step_aside(self, job_id: str, for_id: str) -> bool:
+        """Stop a resumable job so `for_id` goes first, and resume it once `for_id` has ended (a
+        generation asked to go before a long training). False when `job_id` cannot step aside."""
+        job = self.get(job_id)
+        kind = self._kinds.get(job.kind) if job else None
+        if job is None or job.terminal or kind is None or not kind.resumable:
+            return False
+        cid = current_correlation_id()
+        event("job.step_aside", f"{job.title} pauses so {for_id} goes first", job_id=job_id, for_job=for_id)
+        self.cancel(job_id)
+
+        def come_back() -> None:
+            with use_correlation(cid):
+                try:
+                    self.wait(job_id, timeout=None)
+                    self.wait(for_id, timeout=None)
+                    if (self.get(job_id) or job).status == "cancelled" and not self._stop.is_set():
+                        self.resume(job_id)
+                except IsengardError as exc:  # resumed meanwhile by someone else, or removed
+                    event("job.step_aside_skipped", f"{job.title} not resumed: {exc}", job_id=job_id)
+
+        threading.Thread(target=come_back, name=f"resume-after-{for_id}", daemon=True).start()
+        return True
+
     # reading ----------------------------------------------------------------------------------------
     def get(self, job_id: str) -> JobRecord | None:
         row = self.db.one("SELECT * FROM jobs WHERE id=?", (job_id,))
@@ -424,9 +448,9 @@ class JobRunner:
     def _waiting(self, ctx: JobContext, job: JobRecord, holder: dict[str, Any] | None) -> None:
         what = (holder or {}).get("title")
         message = (
-            f"Waiting for the GPU: {what} is using it"
+            f"Waiting for its turn: {what} is running"
             if what
-            else "Waiting for the GPU (another job is using it)"
+            else "Waiting for its turn (another job is running)"
         )
         ctx.progress(message=message)
         event("job.waiting", f"{job.title} waiting for the GPU lock", job_id=job.id, holder=holder)

@@ -21,16 +21,29 @@ def create_blocks(ctx):
     import gradio as gr
 
     from isengard.ui import api, header, jobs_panel
+    from isengard.ui.shared import TABS, Shared, browser_state, remember_tab
     from isengard.ui.tabs import characters, image_gen, training, video
 
+    shared = Shared()
     with gr.Blocks(title="Isengard", analytics_enabled=False, fill_width=True) as blocks:
         api.register(ctx)  # first: the public endpoints keep their names (the tabs' private events get "_1")
-        header.render(ctx)
+        shared.where = browser_state(ctx)
+        header.render(ctx, shared)
         load_hooks = []
-        with gr.Tabs(elem_id="isg-tabs"):
+        with gr.Tabs(elem_id="isg-tabs", overflow_behavior="wrap") as tabs:
+            shared.tabs = tabs
             for tab in (characters, training, image_gen, video):
-                load_hooks += tab.render(ctx) or []
+                load_hooks += tab.render(ctx, shared) or []
         jobs_panel.render(ctx)
+        shared.wire_later()
         for fn, inputs, outputs in load_hooks:  # fresh data for every page (re)load
             blocks.load(fn, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")
+
+        def return_to(where):  # a reload opens the tab the person was on
+            tab = (where or {}).get("tab")
+            return gr.Tabs(selected=tab if tab in TABS else "characters")
+
+        blocks.load(return_to, inputs=[shared.where], outputs=[tabs], api_visibility="private")
+
+        tabs.select(remember_tab, inputs=[shared.where], outputs=[shared.where], api_visibility="private")
     return blocks

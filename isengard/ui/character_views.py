@@ -7,6 +7,7 @@ import html
 from PIL import Image, ImageDraw
 
 from isengard.characters.report import PhotoReport, Readiness
+from isengard.words import count
 
 STATUS = {
     "ready": ("ok", "Ready to train"),
@@ -17,7 +18,7 @@ STATUS = {
 
 def readiness_card(state: Readiness | None, name: str = "") -> str:
     if state is None:
-        return '<div class="isg-card isg-muted" id="char-readiness-card">Create or pick a character.</div>'
+        return '<div class="isg-card isg-muted" id="char-readiness-card">Create a character on the left to begin.</div>'
     css, title = STATUS[state.status]
     fixes = "".join(f"<li>{html.escape(fix)}</li>" for fix in state.fixes)
     fixes_html = f"<ul>{fixes}</ul>" if fixes else ""
@@ -29,7 +30,7 @@ def readiness_card(state: Readiness | None, name: str = "") -> str:
     return (
         f'<div class="isg-card" id="char-readiness-card" data-status="{state.status}">'
         f'<b class="isg-{css}">{title}</b> · {html.escape(state.headline)}'
-        f"<div>{state.photo_count} photo(s): {state.good_count} good, {state.warning_count} with warnings"
+        f"<div>{count(state.photo_count, 'photo')}: {state.good_count} good, {state.warning_count} with warnings"
         f"{f', {state.unchecked_count} not checked' if state.unchecked_count else ''}.</div>"
         f"{fixes_html}{note}</div>"
     )
@@ -60,7 +61,7 @@ def photo_detail(photo, report: PhotoReport | None) -> str:
             chips += f"<ul>{fixes}</ul>"
     crop = " · using the cropped version" if photo.use_crop else ""
     return (
-        f'<div class="isg-card" id="char-photo-detail"><b>#{photo.id}</b> {html.escape(photo.original_name)} · '
+        f'<div class="isg-card" id="char-photo-detail" data-photo="{photo.id}"><b>{html.escape(photo.original_name)}</b> · '
         f"{photo.width}×{photo.height} {photo.format}{crop}<div>{chips}</div></div>"
     )
 

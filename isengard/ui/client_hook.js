@@ -35,3 +35,30 @@
     });
   });
 })();
+// Isengard: tell the person when a training ends, even if the tab is in the background. The header keeps
+// a list of trainings that ended lately (#isg-finished-list); the ones already there when the page
+// opened are old news, any that appear later get one browser notification (if allowed).
+(function () {
+  if (window.__isengardNotifier) return;
+  window.__isengardNotifier = true;
+  var seen = null;
+  function scan() {
+    try {
+      var items = document.querySelectorAll("#isg-finished-list [data-job]");
+      if (seen === null) {
+        if (!document.querySelector("#isg-finished-list")) return; // not drawn yet
+        seen = {};
+        items.forEach(function (el) { seen[el.dataset.job] = true; });
+        return;
+      }
+      items.forEach(function (el) {
+        var id = el.dataset.job;
+        if (seen[id]) return;
+        seen[id] = true;
+        if (!window.Notification || Notification.permission !== "granted") return;
+        new Notification("Isengard", { body: el.dataset.text || "A training ended.", tag: "isengard-" + id });
+      });
+    } catch (e) { /* a notification must never break the page */ }
+  }
+  setInterval(scan, 1000);
+})();

@@ -15,7 +15,7 @@ import gradio as gr
 
 def hint_line(elem_id: str) -> gr.HTML:
     """An empty line under a field; a problem with that field appears here."""
-    return gr.HTML("", elem_id=elem_id, elem_classes=["isg-hint"], padding=False)
+    return gr.HTML("", elem_id=elem_id, elem_classes=["isg-hint"], padding=False, visible=False)
 
 
 def problem_html(message: str, details: str = "") -> str:
@@ -45,14 +45,13 @@ class FieldHints:
         return field if field in self.lines else self.default
 
     def show(self, message: str, field: str | None = None, details: str = "") -> dict:
-        target = self.line_for(field)
-        return {
-            line: (problem_html(message, details) if name == target else "")
-            for name, line in self.lines.items()
-        }
+        target = self.lines[self.line_for(field)]
+        out = {line: gr.update(value="", visible=False) for line in self.lines.values()}
+        out[target] = gr.update(value=problem_html(message, details), visible=True)
+        return out
 
     def cleared(self) -> dict:
-        return {line: "" for line in self.lines.values()}
+        return {line: gr.update(value="", visible=False) for line in self.lines.values()}
 
     def merge(self, result):
         """A handler's dict result with the lines it does not set cleared (the problem was fixed)."""

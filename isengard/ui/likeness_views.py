@@ -9,6 +9,7 @@ from pathlib import Path
 from isengard.evaluation.likeness import pose_sentence
 from isengard.evaluation.probes import framing_of
 from isengard.evaluation.watch import load_summaries
+from isengard.words import count
 
 EXPLAIN = (
     "Likeness: how much the sample pictures look like the person, 0–100, measured by a face model against "
@@ -93,7 +94,10 @@ def likeness_html(ctx, job) -> str:
         parts.append(f'<div class="{css}" id="train-recommendation">{html.escape(rec["reason"])}</div>')
         unlike = rec.get("photos_unlike_the_rest") or []
         if unlike:
-            text = f"{len(unlike)} photo(s) do not look like the others and may be someone else — check them in Characters."
+            text = (
+                f"{count(len(unlike), 'photo')} {'does' if len(unlike) == 1 else 'do'} not look like the others "
+                "and may be someone else — check them in Characters."
+            )
             parts.append(f'<div class="isg-warn" id="train-unlike">⚠ {html.escape(text)}</div>')
     elif not summaries and not job.terminal:
         parts.append('<div class="isg-muted">Scored when the first samples appear.</div>')

@@ -71,6 +71,11 @@ class TrainingParams:
         advanced=True,
         label="Optimizer",
         choices=OPTIMIZERS,
+        choice_labels={
+            "adamw": "AdamW — safe default",
+            "adamw8bit": "8-bit AdamW — less memory (NVIDIA only)",
+            "prodigy": "Prodigy — finds its own learning rate",
+        },
     )
     lr_scheduler: str = _f(
         "constant",
@@ -78,6 +83,12 @@ class TrainingParams:
         advanced=True,
         label="Learning-rate schedule",
         choices=LR_SCHEDULERS,
+        choice_labels={
+            "constant": "Constant — the same all the way (default)",
+            "constant_with_warmup": "Constant after a gentle start",
+            "cosine": "Cosine — slows down towards the end",
+            "linear": "Linear — slows down steadily",
+        },
     )
     warmup_steps: int = _f(
         0,
@@ -123,6 +134,11 @@ class TrainingParams:
         advanced=True,
         label="Precision",
         choices=PRECISIONS,
+        choice_labels={
+            "bf16": "Half precision (bf16) — modern GPUs",
+            "fp16": "Half precision (fp16) — older GPUs",
+            "fp32": "Full precision — most memory",
+        },
     )
     quantize_base: bool = _f(
         False,

@@ -38,7 +38,7 @@ def test_create_with_photos_show_caption_delete(tmp_path):
     assert data["checks"]["checked"] == 4
     assert data["report"]["readiness"]["photo_count"] == 4
     shown = run_cli(["character", "show", "ada lovelace"], env)
-    assert "Readiness:" in shown.stdout and "Add 6 more photo(s)" in shown.stdout
+    assert "Readiness:" in shown.stdout and "Add 6 more photos" in shown.stdout
     captioned = run_cli(
         ["character", "caption", "Ada Lovelace", "--template", "{trigger} at work", "--json"], env
     )

@@ -219,7 +219,7 @@ def test_two_users_at_once_queue_on_the_gpu_lock_and_both_finish(ctx):
     jobs = [ctx.runner.wait(job_id, timeout=300) for job_id in ids]
     assert all(job.status == "succeeded" for job in jobs)
     waited = [
-        any("Waiting for the GPU" in (e.data.get("message") or "") for e in ctx.runner.events(j.id))
+        any("Waiting for its turn" in (e.data.get("message") or "") for e in ctx.runner.events(j.id))
         for j in jobs
     ]
     assert any(waited)

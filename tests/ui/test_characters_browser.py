@@ -43,7 +43,7 @@ def test_character_flow(page, studio, tmp_path):
     page.wait_for_selector("#char-job .isg-progress[data-status=succeeded]", timeout=60_000)
     card = page.locator("#char-readiness-card")
     expect(card).to_have_attribute("data-status", "needs_attention")
-    expect(card).to_contain_text("Add 7 more photo(s)")
+    expect(card).to_contain_text("Add 7 more photos")
     expect(page.locator("#char-photos img")).to_have_count(3)
 
     page.locator("#char-photos button.thumbnail-item").first.click()

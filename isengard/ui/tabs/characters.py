@@ -7,6 +7,7 @@ import html
 import gradio as gr
 
 from isengard.characters.naming import CLASS_WORDS
+from isengard.errors import InputError
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import (
     avatar,
@@ -16,18 +17,35 @@ from isengard.ui.character_views import (
     upload_result,
 )
 from isengard.ui.follow import follow, progress_html
+from isengard.ui.hints import FieldHints, hint_line
+from isengard.ui.shared import Arrival, remembered
+from isengard.words import article, count
+
+WELCOME = """
+<div class="isg-welcome" id="char-welcome">
+  <h2>Welcome to Isengard</h2>
+  <p>Make pictures of a real person in three steps. Each step tells you when it is done.</p>
+  <ol class="isg-steps">
+    <li><b>Add a person</b> and 10–30 photos of them.</li>
+    <li><b>Train their likeness</b>: Isengard learns their face (a LoRA).</li>
+    <li><b>Make pictures</b> of them in any setting you describe.</li>
+  </ol>
+</div>"""
 
 CAPTIONER_HELP = (
     "Template: the same simple caption for every photo (instant). BLIP: a model describes each photo."
 )
 
 
-def render(ctx) -> list:
+def render(ctx, shared) -> list:
     svc = ctx.characters
     captioners = [(p.label or p.name, p.name) for p in ctx.registry.of_kind("captioning")]
     existing = svc.list()
 
     with gr.Tab("Characters", id="characters", elem_id="tab-characters"):
+        with gr.Group(visible=not existing, elem_id="char-welcome-box") as welcome_box:
+            gr.HTML(WELCOME, padding=False)
+            start_btn = gr.Button("Add your first person", variant="primary", elem_id="char-start")
         card_ids = gr.State([c.id for c in existing])
         photo_ids = gr.State([])
         last_suggestion = gr.State("")
@@ -42,6 +60,7 @@ def render(ctx) -> list:
                     allow_preview=False,
                     elem_id="char-cards",
                     value=[_card(c) for c in existing],
+                    visible=bool(existing),
                 )
                 pick = gr.Dropdown(
                     label="Character",
@@ -49,14 +68,18 @@ def render(ctx) -> list:
                     value=existing[0].id if existing else None,
                     elem_id="char-pick",
                     info="The person you are working on.",
+                    visible=bool(existing),
                 )
-                with gr.Accordion("New character", open=not existing, elem_id="char-new"):
+                with gr.Accordion("New character", open=not existing, elem_id="char-new") as new_box:
                     new_name = gr.Textbox(label="Name", elem_id="char-new-name", info="Any name you like.")
+                    name_hint = hint_line("char-new-name-hint")
                     new_trigger = gr.Textbox(
                         label="Trigger word",
                         elem_id="char-new-trigger",
-                        info="A made-up word the LoRA learns to mean this person. Use it in prompts later.",
+                        info="A made-up word the LoRA learns to mean this person. Filled in for you; "
+                        "change it if you like.",
                     )
+                    trigger_hint = hint_line("char-new-trigger-hint")
                     new_class = gr.Dropdown(
                         label="Subject",
                         choices=list(CLASS_WORDS),
@@ -65,17 +88,22 @@ def render(ctx) -> list:
                         elem_id="char-new-class",
                         info="What the photos show: helps the captions and the training.",
                     )
+                    class_hint = hint_line("char-new-class-hint")
                     create = gr.Button("Create character", variant="primary", elem_id="char-create")
+                    create_hint = hint_line("char-create-hint")
             with gr.Column(scale=8):
                 title = gr.HTML("", elem_id="char-title")
                 readiness = gr.HTML(readiness_card(None), elem_id="char-readiness")
+                next_step = gr.Button("Train", variant="primary", visible=False, elem_id="char-next")
                 upload = gr.File(
                     label="Add photos (drag and drop several at once: JPEG, PNG or WebP)",
                     file_count="multiple",
                     file_types=["image"],
                     elem_id="char-upload",
                     height=120,
+                    interactive=False,
                 )
+                upload_hint = hint_line("char-upload-hint")
                 upload_info = gr.HTML("", elem_id="char-upload-result")
                 job_status = gr.HTML("", elem_id="char-job")
                 photos = gr.Gallery(
@@ -84,10 +112,11 @@ def render(ctx) -> list:
                     height=360,
                     allow_preview=False,
                     elem_id="char-photos",
+                    visible=False,
                 )
                 with gr.Row():
-                    check_btn = gr.Button("Check photos", elem_id="char-check")
-                    crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop")
+                    check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
+                    crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
                     captioner = gr.Dropdown(
                         label="Captioner",
                         choices=captioners,
@@ -96,27 +125,38 @@ def render(ctx) -> list:
                         info=CAPTIONER_HELP,
                         scale=2,
                     )
-                    caption_btn = gr.Button("Caption all", elem_id="char-caption-all")
-                with gr.Group(elem_id="char-photo-box"):
+                    caption_btn = gr.Button("Caption all", elem_id="char-caption-all", interactive=False)
+                actions_hint = hint_line("char-actions-hint")
+                with gr.Group(elem_id="char-photo-box", visible=False) as photo_box:
                     detail = gr.HTML(photo_detail(None, None), elem_id="char-detail")
                     caption = gr.Textbox(
                         label="Caption",
                         lines=2,
                         elem_id="char-caption",
                         info="What the photo shows. It must contain the trigger word.",
+                        interactive=False,
                     )
+                    caption_hint = hint_line("char-caption-hint")
                     with gr.Row():
-                        save_caption = gr.Button("Save caption", elem_id="char-save-caption")
+                        save_caption = gr.Button(
+                            "Save caption", elem_id="char-save-caption", interactive=False
+                        )
                         use_crop = gr.Checkbox(
                             label="Train on the cropped version",
                             elem_id="char-use-crop",
                             info="Uses the auto-cropped picture; the original is kept.",
+                            interactive=False,
                         )
-                        remove_photo = gr.Button("Remove photo", variant="stop", elem_id="char-remove-photo")
-                with gr.Accordion("Edit character", open=False, elem_id="char-edit"):
+                        remove_photo = gr.Button(
+                            "Remove photo", variant="stop", elem_id="char-remove-photo", interactive=False
+                        )
+                with gr.Accordion(
+                    "Edit character", open=False, elem_id="char-edit", visible=bool(existing)
+                ) as edit_box:
                     with gr.Row():
                         rename_box = gr.Textbox(label="New name", elem_id="char-rename")
                         rename_btn = gr.Button("Rename", elem_id="char-rename-btn")
+                    rename_hint = hint_line("char-rename-hint")
                     with gr.Row():
                         trigger_box = gr.Textbox(
                             label="New trigger word",
@@ -124,7 +164,10 @@ def render(ctx) -> list:
                             info="Captions using the old word are updated. LoRAs already trained keep the old word.",
                         )
                         trigger_btn = gr.Button("Change trigger word", elem_id="char-trigger-btn")
-                with gr.Accordion("Delete character", open=False, elem_id="char-delete-box"):
+                    trigger_edit_hint = hint_line("char-trigger-hint")
+                with gr.Accordion(
+                    "Delete character", open=False, elem_id="char-delete-box", visible=bool(existing)
+                ) as delete_box:
                     with_loras = gr.Checkbox(
                         label="Also delete this character's trained LoRAs",
                         value=False,
@@ -138,51 +181,118 @@ def render(ctx) -> list:
                             confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="char-confirm-yes")
                             cancel_btn = gr.Button("Keep it", elem_id="char-confirm-no")
 
-    panel_outputs = [title, readiness, photos, photo_ids, detail, caption, use_crop, photo_pick]
-    list_outputs = [cards, card_ids, pick]
+    photo_controls = [caption, save_caption, use_crop, remove_photo]
+    panel_outputs = [
+        title,
+        readiness,
+        next_step,
+        upload,
+        photos,
+        photo_ids,
+        detail,
+        caption,
+        use_crop,
+        photo_pick,
+        check_btn,
+        crop_btn,
+        caption_btn,
+        save_caption,
+        remove_photo,
+        edit_box,
+        delete_box,
+        photo_box,
+    ]
+    list_outputs = [cards, card_ids, pick, welcome_box, new_box]
+    create_hints = FieldHints(
+        {"name": name_hint, "trigger": trigger_hint, "class_word": class_hint, "create": create_hint},
+        default="create",
+    )
+    upload_hints = FieldHints({"upload": upload_hint}, default="upload")
+    action_hints = FieldHints({"actions": actions_hint}, default="actions")
+    caption_hints = FieldHints({"caption": caption_hint}, default="caption")
+    rename_hints = FieldHints({"name": rename_hint}, default="name")
+    trigger_hints = FieldHints({"trigger": trigger_edit_hint}, default="trigger")
+
+    def no_photo() -> dict:
+        """Nothing picked in the photo grid: the photo's own controls wait for a click."""
+        return {
+            detail: photo_detail(None, None),
+            caption: gr.update(value="", interactive=False),
+            use_crop: gr.update(value=False, interactive=False),
+            photo_pick: None,
+            save_caption: gr.update(interactive=False),
+            remove_photo: gr.update(interactive=False),
+        }
 
     def panel(char_id) -> dict:
         if not char_id:
             return {
                 title: "",
                 readiness: readiness_card(None),
-                photos: [],
+                next_step: gr.update(visible=False),
+                upload: gr.update(interactive=False, label="Add photos (create a character first)"),
+                photos: gr.update(value=[], visible=False),
+                photo_box: gr.update(visible=False),
                 photo_ids: [],
-                detail: photo_detail(None, None),
-                caption: "",
-                use_crop: False,
-                photo_pick: None,
-            }
+                check_btn: gr.update(interactive=False),
+                crop_btn: gr.update(interactive=False),
+                caption_btn: gr.update(interactive=False),
+                edit_box: gr.update(visible=False),
+                delete_box: gr.update(visible=False),
+            } | no_photo()
         character = svc.get(int(char_id))
         state, reports = svc.report(character.id)
         items = svc.photos(character.id)
+        can_train = bool(items) and state.status != "not_ready" and not state.unchecked_count
         return {
             title: (
                 f'<h3 id="char-name">{html.escape(character.name)}</h3><div>Trigger word '
                 f'<code id="char-trigger-word">{html.escape(character.trigger_word)}</code> · '
-                f"a {html.escape(character.class_word)}</div>"
+                f"{article(character.class_word)} {html.escape(character.class_word)}</div>"
             ),
             readiness: readiness_card(state, character.name),
-            photos: [(str(p.training_path), f"#{p.id} {reports[p.id].short_badge()}") for p in items],
+            next_step: gr.update(
+                value=f"Next: train {character.name}'s likeness →", visible=can_train, interactive=True
+            ),
+            upload: gr.update(
+                interactive=True,
+                label=f"Add photos of {character.name} (drag and drop several at once: JPEG, PNG or WebP)",
+            ),
+            photos: gr.update(
+                value=[(str(p.training_path), reports[p.id].short_badge()) for p in items],
+                visible=bool(items),
+            ),
+            photo_box: gr.update(visible=bool(items)),
             photo_ids: [p.id for p in items],
-            detail: photo_detail(None, None),
-            caption: "",
-            use_crop: False,
-            photo_pick: None,
-        }
+            check_btn: gr.update(interactive=bool(items)),
+            crop_btn: gr.update(interactive=bool(items)),
+            caption_btn: gr.update(interactive=bool(items)),
+            edit_box: gr.update(visible=True),
+            delete_box: gr.update(visible=True),
+        } | no_photo()
 
     def lists(selected=None) -> dict:
         characters = svc.list()
         return {
-            cards: [_card(c) for c in characters],
+            cards: gr.update(value=[_card(c) for c in characters], visible=bool(characters)),
             card_ids: [c.id for c in characters],
-            pick: gr.update(choices=[(c.name, c.id) for c in characters], value=selected),
+            pick: gr.update(
+                choices=[(c.name, c.id) for c in characters], value=selected, visible=bool(characters)
+            ),
+            welcome_box: gr.update(visible=not characters),
+            new_box: gr.update(open=not characters),
         }
 
     def run_job(job_id, char_id):
         for job, _ in follow(ctx.runner, job_id):
             yield {job_status: progress_html(job)}
         yield panel(char_id) | {job_status: progress_html(ctx.runner.get(job_id))}
+
+    def arrive(char_id, **_):
+        characters = svc.list()
+        return lists(char_id if char_id in [c.id for c in characters] else None) | panel(char_id)
+
+    shared.arrivals["characters"] = Arrival([*list_outputs, *panel_outputs], arrive)
 
     @ui_action("characters.suggest_trigger", quiet=True)
     def suggest(name, current, last):
@@ -192,26 +302,37 @@ def render(ctx) -> list:
         word = svc.suggest_trigger(name) if name and name.strip() else ""
         return word, word
 
-    @ui_action("characters.create")
-    def create_character(name, trigger, class_word):
+    @ui_action("characters.create", hints=create_hints)
+    def create_character(name, trigger, class_word, where):
         character = svc.create(name, trigger or None, class_word or "person")
         gr.Info(f"Created {character.name}. Now add 10–30 photos of them.")
-        return lists(character.id) | {new_name: "", new_trigger: ""}
+        return (
+            lists(character.id)
+            | panel(character.id)
+            | {new_name: "", new_trigger: "", shared.where: dict(where or {}) | {"character": character.id}}
+        )
+
+    @ui_action("characters.start")
+    def start_here():
+        return gr.update(open=True)
 
     @ui_action("characters.select")
     def select_card(ids, evt: gr.SelectData):
         return ids[evt.index] if evt.index is not None and evt.index < len(ids) else gr.update()
 
     @ui_action("characters.open")
-    def open_character(char_id):
-        return panel(char_id) | {upload_info: "", job_status: ""}
+    def open_character(char_id, where):
+        place = dict(where or {}) | {"character": int(char_id) if char_id else None}
+        return panel(char_id) | {upload_info: "", job_status: "", shared.where: place}
 
-    @ui_action("characters.add_photos")
+    @ui_action("characters.add_photos", hints=upload_hints)
     def add_photos(char_id, files):
-        if not char_id:
-            raise gr.Error("Create or pick a character first.")
         paths = [(f if isinstance(f, str) else f.name) for f in (files or [])]
+        if not char_id:
+            remove_upload_copies(ctx.paths, paths)
+            raise InputError("Create or pick a character first, then add their photos.", field="upload")
         if not paths:
+            yield {}
             return
         originals = [p.rsplit("/", 1)[-1] for p in paths]
         try:
@@ -227,44 +348,54 @@ def render(ctx) -> list:
                 yield update | {upload_info: info}
             yield lists(int(char_id))
 
-    @ui_action("characters.check")
+    def need_character(char_id) -> int:
+        if not char_id:
+            raise InputError("Create or pick a character first.")
+        return int(char_id)
+
+    @ui_action("characters.check", hints=action_hints)
     def check(char_id):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        yield from run_job(svc.submit_checks(int(char_id)), char_id)
+        yield from run_job(svc.submit_checks(need_character(char_id)), char_id)
 
-    @ui_action("characters.caption_all")
+    @ui_action("characters.caption_all", hints=action_hints)
     def caption_all(char_id, captioner_name):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        yield from run_job(svc.submit_captions(int(char_id), captioner=captioner_name), char_id)
+        yield from run_job(svc.submit_captions(need_character(char_id), captioner=captioner_name), char_id)
 
-    @ui_action("characters.autocrop")
+    @ui_action("characters.autocrop", hints=action_hints)
     def autocrop(char_id):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        yield from run_job(svc.submit_autocrop(int(char_id)), char_id)
+        yield from run_job(svc.submit_autocrop(need_character(char_id)), char_id)
 
     @ui_action("characters.select_photo")
     def select_photo(char_id, ids, evt: gr.SelectData):
         if evt.index is None or evt.index >= len(ids):
-            return gr.update(), gr.update(), gr.update(), gr.update()
+            return gr.skip()
         photo = svc.photo(ids[evt.index])
         _, reports = svc.report(int(char_id))
-        return photo.id, photo_detail(photo, reports.get(photo.id)), photo.caption, photo.use_crop
+        return {
+            photo_pick: photo.id,
+            detail: photo_detail(photo, reports.get(photo.id)),
+            caption: gr.update(value=photo.caption, interactive=True),
+            use_crop: gr.update(value=photo.use_crop, interactive=True),
+            save_caption: gr.update(interactive=True),
+            remove_photo: gr.update(interactive=True),
+            caption_hint: "",
+        }
 
-    @ui_action("characters.save_caption")
+    @ui_action("characters.save_caption", hints=caption_hints)
     def save(char_id, photo_id, text):
         if not photo_id:
-            raise gr.Error("Click a photo first.")
+            raise InputError("Click a photo first.", field="caption")
         photo, note = svc.set_caption(int(photo_id), text)
         if note:
             gr.Warning(note)
         else:
             gr.Info("Caption saved.")
         return panel(char_id) | {
-            caption: photo.caption,
+            caption: gr.update(value=photo.caption, interactive=True),
             photo_pick: photo.id,
+            save_caption: gr.update(interactive=True),
+            remove_photo: gr.update(interactive=True),
+            use_crop: gr.update(value=photo.use_crop, interactive=True),
             detail: photo_detail(photo, svc.report(int(char_id))[1].get(photo.id)),
         }
 
@@ -278,56 +409,56 @@ def render(ctx) -> list:
         photo = svc.set_use_crop(int(photo_id), bool(use))
         return photo_detail(photo, svc.report(int(char_id))[1].get(photo.id))
 
-    @ui_action("characters.remove_photo")
+    @ui_action("characters.remove_photo", hints=caption_hints)
     def remove(char_id, photo_id):
         if not photo_id:
-            raise gr.Error("Click a photo first.")
+            raise InputError("Click a photo first.", field="caption")
         svc.remove_photo(int(photo_id))
         gr.Info("Photo removed.")
         return panel(char_id) | lists(int(char_id))
 
-    @ui_action("characters.rename")
+    @ui_action("characters.rename", hints=rename_hints)
     def rename(char_id, new):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        character = svc.rename(int(char_id), new)
+        character = svc.rename(need_character(char_id), new)
         return panel(character.id) | lists(character.id) | {rename_box: ""}
 
-    @ui_action("characters.set_trigger")
+    @ui_action("characters.set_trigger", hints=trigger_hints)
     def set_trigger(char_id, word):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        character = svc.set_trigger(int(char_id), word)
+        character = svc.set_trigger(need_character(char_id), word)
         gr.Info(f"Trigger word is now '{character.trigger_word}'; captions were updated.")
         return panel(character.id) | {trigger_box: ""}
 
     @ui_action("characters.delete_plan")
     def ask_delete(char_id, loras_too):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        plan = svc.delete_plan(int(char_id))
+        plan = svc.delete_plan(need_character(char_id))
         name = html.escape(plan["character"]["name"])
+        loras = count(len(plan["loras"]), "trained LoRA file")
         lora_line = (
-            f"<li><b>{len(plan['loras'])} trained LoRA file(s)</b> will be deleted too.</li>"
+            f"<li><b>{loras}</b> will be deleted too.</li>"
             if loras_too
-            else f"<li>Its {len(plan['loras'])} trained LoRA file(s) are <b>kept</b>.</li>"
+            else f"<li>{'Its ' + loras + ' are' if len(plan['loras']) != 1 else 'Its ' + loras + ' is'} <b>kept</b>.</li>"
         )
         text = (
-            f'<div class="isg-card"><b>Delete {name}?</b><ul><li>{plan["photos"]} photo(s) '
+            f'<div class="isg-card"><b>Delete {name}?</b><ul><li>{count(plan["photos"], "photo")} '
             f"({plan['photo_bytes'] / 1e6:.1f} MB) and their captions and checks will be removed.</li>"
             f"{lora_line}</ul>This cannot be undone.</div>"
         )
         return gr.update(visible=True), text
 
     @ui_action("characters.delete")
-    def do_delete(char_id, loras_too):
-        if not char_id:
-            raise gr.Error("Pick a character first.")
-        result = svc.delete(int(char_id), with_loras=bool(loras_too))
+    def do_delete(char_id, loras_too, where):
+        result = svc.delete(need_character(char_id), with_loras=bool(loras_too))
         gr.Info(f"Deleted {result['character']['name']}.")
         remaining = svc.list()
         selected = remaining[0].id if remaining else None
-        return lists(selected) | panel(selected) | {confirm_box: gr.update(visible=False)}
+        return (
+            lists(selected)
+            | panel(selected)
+            | {
+                confirm_box: gr.update(visible=False),
+                shared.where: dict(where or {}) | {"character": selected},
+            }
+        )
 
     private = {"api_visibility": "private"}
     new_name.change(
@@ -337,52 +468,102 @@ def render(ctx) -> list:
         show_progress="hidden",
         **private,
     )
+    start_btn.click(start_here, outputs=[new_box], **private).then(
+        None, js="() => document.querySelector('#char-new-name textarea, #char-new-name input')?.focus()"
+    )
     create.click(
         create_character,
-        inputs=[new_name, new_trigger, new_class],
-        outputs=[*list_outputs, new_name, new_trigger],
+        inputs=[new_name, new_trigger, new_class, shared.where],
+        outputs=[
+            *list_outputs,
+            *panel_outputs,
+            new_name,
+            new_trigger,
+            shared.where,
+            *create_hints.components,
+        ],
         **private,
     )
     cards.select(select_card, inputs=[card_ids], outputs=[pick], **private)
-    pick.change(open_character, inputs=[pick], outputs=[*panel_outputs, upload_info, job_status], **private)
+    pick.change(
+        open_character,
+        inputs=[pick, shared.where],
+        outputs=[*panel_outputs, upload_info, job_status, shared.where],
+        show_progress="hidden",
+        **private,
+    )
     upload.upload(
         add_photos,
         inputs=[pick, upload],
-        outputs=[*panel_outputs, *list_outputs, upload_info, upload, job_status],
+        outputs=[*panel_outputs, *list_outputs, upload_info, upload, job_status, *upload_hints.components],
         **private,
     )
-    check_btn.click(check, inputs=[pick], outputs=[*panel_outputs, job_status], **private)
-    caption_btn.click(caption_all, inputs=[pick, captioner], outputs=[*panel_outputs, job_status], **private)
-    crop_btn.click(autocrop, inputs=[pick], outputs=[*panel_outputs, job_status], **private)
+    job_outputs = [*panel_outputs, job_status, *action_hints.components]
+    check_btn.click(check, inputs=[pick], outputs=job_outputs, **private)
+    caption_btn.click(caption_all, inputs=[pick, captioner], outputs=job_outputs, **private)
+    crop_btn.click(autocrop, inputs=[pick], outputs=job_outputs, **private)
     photos.select(
-        select_photo, inputs=[pick, photo_ids], outputs=[photo_pick, detail, caption, use_crop], **private
+        select_photo,
+        inputs=[pick, photo_ids],
+        outputs=[photo_pick, detail, *photo_controls, caption_hint],
+        **private,
     )
-    save_caption.click(save, inputs=[pick, photo_pick, caption], outputs=panel_outputs, **private)
+    save_caption.click(
+        save,
+        inputs=[pick, photo_pick, caption],
+        outputs=[*panel_outputs, *caption_hints.components],
+        **private,
+    )
     use_crop.input(toggle_crop, inputs=[pick, photo_pick, use_crop], outputs=[detail], **private)
-    remove_photo.click(remove, inputs=[pick, photo_pick], outputs=[*panel_outputs, *list_outputs], **private)
+    remove_photo.click(
+        remove,
+        inputs=[pick, photo_pick],
+        outputs=[*panel_outputs, *list_outputs, *caption_hints.components],
+        **private,
+    )
     rename_btn.click(
-        rename, inputs=[pick, rename_box], outputs=[*panel_outputs, *list_outputs, rename_box], **private
+        rename,
+        inputs=[pick, rename_box],
+        outputs=[*panel_outputs, *list_outputs, rename_box, *rename_hints.components],
+        **private,
     )
     trigger_btn.click(
-        set_trigger, inputs=[pick, trigger_box], outputs=[*panel_outputs, trigger_box], **private
+        set_trigger,
+        inputs=[pick, trigger_box],
+        outputs=[*panel_outputs, trigger_box, *trigger_hints.components],
+        **private,
     )
     delete_btn.click(ask_delete, inputs=[pick, with_loras], outputs=[confirm_box, confirm_text], **private)
     cancel_btn.click(lambda: gr.update(visible=False), outputs=[confirm_box], **private)
     confirm_btn.click(
-        do_delete, inputs=[pick, with_loras], outputs=[*list_outputs, *panel_outputs, confirm_box], **private
+        do_delete,
+        inputs=[pick, with_loras, shared.where],
+        outputs=[*list_outputs, *panel_outputs, confirm_box, shared.where],
+        **private,
     )
 
+    def wire_next_step() -> None:
+        @ui_action("characters.next_step")
+        def to_training(char_id, where):
+            return shared.go("training", int(char_id) if char_id else None, where)
+
+        next_step.click(
+            to_training, inputs=[pick, shared.where], outputs=shared.go_outputs("training"), **private
+        )
+
+    shared.later(wire_next_step)
+
     @ui_action("characters.page_load")
-    def on_load():
+    def on_load(where):
         characters = svc.list()
-        selected = characters[0].id if characters else None
+        selected = remembered(where, [c.id for c in characters])
         return lists(selected) | panel(selected)
 
-    return [(on_load, [], [*list_outputs, *panel_outputs])]
+    return [(on_load, [shared.where], [*list_outputs, *panel_outputs])]
 
 
 def _card(character):
-    label = f"{character.name} · {character.photo_count} photo(s)"
+    label = f"{character.name} · {count(character.photo_count, 'photo')}"
     if character.cover and character.cover.exists():
         return (str(character.cover), label)
     return (avatar(character.name), label)

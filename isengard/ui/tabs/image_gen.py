@@ -10,14 +10,21 @@ from pathlib import Path
 
 import gradio as gr
 
-from isengard.errors import IsengardError
-from isengard.evaluation.badges import badge_text
+from isengard.errors import InputError, IsengardError
 from isengard.generation.metadata import settings_from_png
 from isengard.generation.service import GenerateForm
 from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
-from isengard.ui.follow import progress_html
+from isengard.ui.hints import FieldHints, hint_line
+from isengard.ui.image_views import (
+    HISTORY_HEADERS,
+    gallery_items,
+    history,
+    preview_update,
+    status_html,
+    waiting_for,
+)
 from isengard.ui.model_views import (
     guidance_help,
     licence_html,
@@ -25,38 +32,18 @@ from isengard.ui.model_views import (
     shows_negative_prompt,
     steps_help,
 )
-from isengard.ui.plugin_status import status_html
+from isengard.ui.plugin_status import status_html as plugin_status_html
+from isengard.ui.shared import Arrival, remembered
+from isengard.words import article
+from plugins.families import FAMILY_LABELS
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
 NONE = "(none)"
 
 
-HISTORY_HEADERS = ["When", "Prompt", "Model", "LoRAs", "Seeds", "ID"]
-
-
-def _history_rows(ctx):
-    import pandas as pd
-
-    rows = []
-    for gen in ctx.generation.history(limit=50):
-        p = gen["params"]
-        loras = ", ".join(f"{lo.get('name')}:{lo.get('strength'):g}" for lo in p.get("loras", [])) or "—"
-        rows.append(
-            [
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(gen["created_at"])),
-                gen["prompt"][:70],
-                gen["base_model"],
-                loras,
-                ", ".join(str(i["seed"]) for i in gen["images"]),
-                gen["id"],
-            ]
-        )
-    return pd.DataFrame(rows, columns=HISTORY_HEADERS)
-
-
 def backend_html(ctx, name: str) -> str:
-    return status_html(ctx, "image", name, "gen-backend-reason")
+    return plugin_status_html(ctx, "image", name, "gen-backend-reason")
 
 
 def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
@@ -68,45 +55,11 @@ def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
     return [(m.label, m.id) for m in ctx.catalogue.all()]
 
 
-def _gallery_items(ctx, images: list[dict], character_id) -> list[tuple[str, str]]:
-    """(picture, caption) with each picture's seed and, when made with a character, its likeness badge;
-    those pictures come most-alike first."""
-    name = None
-    if character_id:
-        try:
-            name = ctx.characters.get(int(character_id)).name
-        except IsengardError:
-            name = None
-    if name and any((i.get("likeness") or {}).get("likeness") is not None for i in images):
-        images = sorted(images, key=lambda i: -((i.get("likeness") or {}).get("likeness") or -1))
-    items = []
-    for image in images:
-        badge = badge_text(image.get("likeness"), name) if name else ""
-        items.append((image["path"], f"seed {image['seed']}" + (f" · {badge}" if badge else "")))
-    return items
-
-
 def _family(ctx, model_id: str | None) -> str | None:
     return ctx.catalogue.get(model_id).family if model_id in ctx.catalogue.ids() else None
 
 
-def _preview_update(job: JobRecord):
-    """The live preview shows only while a job runs; at rest the results gallery stands alone."""
-    if job.terminal:
-        return gr.update(value=None, visible=False)
-    path = job.progress.get("preview")
-    if not path or not Path(path).exists():
-        return gr.update(visible=True)
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            return gr.update(value=image.copy(), visible=True)
-    except OSError:  # removed or half-replaced between the check and the read: keep the last one
-        return gr.update(visible=True)
-
-
-def render(ctx) -> list:
+def render(ctx, shared) -> list:
     service = ctx.generation
     models = ctx.catalogue.all()
     default_model = ctx.catalogue.get(service.default_base)
@@ -152,6 +105,7 @@ def render(ctx) -> list:
                     placeholder="e.g. a portrait photo in a sunlit garden, 85mm, soft light",
                     info="Describe the picture you want. Keep the trigger word in it.",
                 )
+                prompt_hint = hint_line("gen-prompt-hint")
                 negative = gr.Textbox(
                     label="Negative prompt",
                     lines=1,
@@ -160,127 +114,11 @@ def render(ctx) -> list:
                     visible=shows_negative_prompt(default_model),
                 )
                 with gr.Row():
-                    base = gr.Dropdown(
-                        label="Base model",
-                        choices=[model_choice(m) for m in models],
-                        value=default_model.id,
-                        elem_id="gen-base",
-                        allow_custom_value=True,  # the list changes with the backend; the service checks it
-                        info="Use the model family the LoRA was trained for.",
-                    )
-                    aspect = gr.Dropdown(
-                        label="Shape",
-                        choices=list(ASPECTS),
-                        value="1:1 square",
-                        elem_id="gen-aspect",
-                        info="Picture shape at the model's best resolution.",
-                    )
-                licence = gr.HTML(licence_html(default_model), elem_id="gen-licence")
-                with gr.Row():
-                    count = gr.Slider(
-                        1,
-                        8,
-                        value=1,
-                        step=1,
-                        label="Images",
-                        elem_id="gen-count",
-                        info="How many pictures (each with the next seed).",
-                    )
-                    seed = gr.Number(
-                        value=-1,
-                        precision=0,
-                        label="Seed",
-                        elem_id="gen-seed",
-                        info="-1 picks a random seed. The same seed and settings repeat an image.",
-                    )
-                with gr.Accordion("Advanced settings", open=False, elem_id="gen-advanced"):
-                    with gr.Row():
-                        steps = gr.Slider(
-                            1,
-                            150,
-                            value=default_model.default_steps,
-                            step=1,
-                            label="Steps",
-                            elem_id="gen-steps",
-                            info=steps_help(default_model),
-                        )
-                        guidance = gr.Slider(
-                            0,
-                            30,
-                            value=default_model.default_guidance,
-                            step=0.5,
-                            label="Guidance",
-                            elem_id="gen-guidance",
-                            info=guidance_help(default_model.family),
-                        )
-                    with gr.Row():
-                        width = gr.Number(
-                            value=None,
-                            precision=0,
-                            label="Width (custom)",
-                            elem_id="gen-width",
-                            info="Empty or 0: use the shape above.",
-                        )
-                        height = gr.Number(
-                            value=None,
-                            precision=0,
-                            label="Height (custom)",
-                            elem_id="gen-height",
-                            info="Empty or 0: use the shape above.",
-                        )
-                    with gr.Row():
-                        scheduler = gr.Dropdown(
-                            label="Sampler",
-                            choices=list(SCHEDULERS),
-                            value="default",
-                            elem_id="gen-scheduler",
-                            info="The denoising method; 'default' is the model's own.",
-                        )
-                        backend = gr.Dropdown(
-                            label="Backend",
-                            choices=backends,
-                            value=service.default_backend,
-                            elem_id="gen-backend",
-                            info="Where pictures are made: built-in, ComfyUI, or placeholders.",
-                        )
-                    backend_state = gr.HTML(
-                        backend_html(ctx, service.default_backend), elem_id="gen-backend-state"
-                    )
-                    gr.Markdown("**More LoRAs** — mix in styles or other LoRAs, each with its own strength.")
-                    extras = []
-                    for i in range(EXTRA_LORAS):
-                        with gr.Row():
-                            extra_lora = gr.Dropdown(
-                                label=f"Extra LoRA {i + 1}",
-                                choices=[(NONE, "")],
-                                value="",
-                                elem_id=f"gen-extra-lora-{i}",
-                                scale=3,
-                            )
-                            extra_strength = gr.Slider(
-                                0,
-                                2,
-                                value=0.8,
-                                step=0.05,
-                                label="Strength",
-                                elem_id=f"gen-extra-strength-{i}",
-                                scale=2,
-                            )
-                        extras.append((extra_lora, extra_strength))
-                    upload_lora = gr.File(
-                        label="Add a LoRA file (.safetensors) to your collection",
-                        file_types=[".safetensors"],
-                        elem_id="gen-upload-lora",
-                        height=90,
-                    )
-                with gr.Row():
                     go = gr.Button("Generate", variant="primary", elem_id="gen-go", scale=3)
                     stop = gr.Button("Cancel", variant="stop", elem_id="gen-cancel", scale=1)
-                load_png = gr.File(
-                    label="Load settings from an image (a PNG made here, in A1111 or Forge)",
-                    file_types=[".png"],
-                    elem_id="gen-load-png",
-                    height=140,
+                go_hint = hint_line("gen-go-hint")
+                go_first = gr.Button(
+                    "Pause the training and make these first", visible=False, elem_id="gen-go-first"
                 )
             with gr.Column(scale=6):
                 status = gr.HTML("", elem_id="gen-status")
@@ -302,10 +140,135 @@ def render(ctx) -> list:
                     buttons=["download", "fullscreen"],
                 )
                 seeds = gr.Markdown("", elem_id="gen-seeds")
+        with gr.Group(elem_id="gen-settings"):
+            with gr.Row():
+                base = gr.Dropdown(
+                    label="Base model",
+                    choices=[model_choice(m) for m in models],
+                    value=default_model.id,
+                    elem_id="gen-base",
+                    allow_custom_value=True,  # the list changes with the backend; the service checks it
+                    info="Use the model family the LoRA was trained for.",
+                )
+                aspect = gr.Dropdown(
+                    label="Shape",
+                    choices=list(ASPECTS),
+                    value="1:1 square",
+                    elem_id="gen-aspect",
+                    info="Picture shape at the model's best resolution.",
+                )
+            licence = gr.HTML(licence_html(default_model), elem_id="gen-licence")
+            with gr.Row():
+                count = gr.Slider(
+                    1,
+                    8,
+                    value=1,
+                    step=1,
+                    label="Images",
+                    elem_id="gen-count",
+                    info="How many pictures (each with the next seed).",
+                )
+                seed = gr.Number(
+                    value=-1,
+                    precision=0,
+                    label="Seed",
+                    elem_id="gen-seed",
+                    info="-1 picks a random seed. The same seed and settings repeat an image.",
+                )
+            settings_hint = hint_line("gen-settings-hint")
+            with gr.Accordion("Advanced settings", open=False, elem_id="gen-advanced"):
+                with gr.Row():
+                    steps = gr.Slider(
+                        1,
+                        150,
+                        value=default_model.default_steps,
+                        step=1,
+                        label="Steps",
+                        elem_id="gen-steps",
+                        info=steps_help(default_model),
+                    )
+                    guidance = gr.Slider(
+                        0,
+                        30,
+                        value=default_model.default_guidance,
+                        step=0.5,
+                        label="Guidance",
+                        elem_id="gen-guidance",
+                        info=guidance_help(default_model.family),
+                    )
+                advanced_hint = hint_line("gen-advanced-hint")
+                with gr.Row():
+                    width = gr.Number(
+                        value=None,
+                        precision=0,
+                        label="Width (custom)",
+                        elem_id="gen-width",
+                        info="Empty or 0: use the shape above.",
+                    )
+                    height = gr.Number(
+                        value=None,
+                        precision=0,
+                        label="Height (custom)",
+                        elem_id="gen-height",
+                        info="Empty or 0: use the shape above.",
+                    )
+                with gr.Row():
+                    scheduler = gr.Dropdown(
+                        label="Sampler",
+                        choices=list(SCHEDULERS),
+                        value="default",
+                        elem_id="gen-scheduler",
+                        info="The denoising method; 'default' is the model's own.",
+                    )
+                    backend = gr.Dropdown(
+                        label="Backend",
+                        choices=backends,
+                        value=service.default_backend,
+                        elem_id="gen-backend",
+                        info="Where pictures are made: built-in, ComfyUI, or placeholders.",
+                    )
+                backend_state = gr.HTML(
+                    backend_html(ctx, service.default_backend), elem_id="gen-backend-state"
+                )
+                gr.Markdown("**More LoRAs** — mix in styles or other LoRAs, each with its own strength.")
+                extras = []
+                for i in range(EXTRA_LORAS):
+                    with gr.Row():
+                        extra_lora = gr.Dropdown(
+                            label=f"Extra LoRA {i + 1}",
+                            choices=[(NONE, "")],
+                            value="",
+                            elem_id=f"gen-extra-lora-{i}",
+                            scale=3,
+                        )
+                        extra_strength = gr.Slider(
+                            0,
+                            2,
+                            value=0.8,
+                            step=0.05,
+                            label="Strength",
+                            elem_id=f"gen-extra-strength-{i}",
+                            scale=2,
+                        )
+                    extras.append((extra_lora, extra_strength))
+                upload_lora = gr.File(
+                    label="Add a LoRA file (.safetensors) to your collection",
+                    file_types=[".safetensors"],
+                    elem_id="gen-upload-lora",
+                    height=90,
+                )
+                upload_lora_hint = hint_line("gen-upload-lora-hint")
+            load_png = gr.File(
+                label="Load settings from an image (a PNG made here, in A1111 or Forge)",
+                file_types=[".png"],
+                elem_id="gen-load-png",
+                height=140,
+            )
+            load_png_hint = hint_line("gen-load-png-hint")
         with gr.Accordion(
             "History — every picture you made, with its settings", open=True, elem_id="gen-history-box"
         ):
-            history = gr.Dataframe(
+            history_table = gr.Dataframe(
                 headers=HISTORY_HEADERS,
                 interactive=False,
                 wrap=True,
@@ -313,9 +276,11 @@ def render(ctx) -> list:
             )
             with gr.Row():
                 reuse = gr.Button("Reuse these settings", elem_id="gen-reuse")
-                picked = gr.Textbox(
-                    label="Selected", interactive=False, elem_id="gen-history-picked", scale=3
+                picked = gr.Textbox(visible=False, elem_id="gen-history-picked")
+                picked_text = gr.Markdown(
+                    "Click a row to see its pictures, then reuse its settings.", elem_id="gen-history-note"
                 )
+            reuse_hint = hint_line("gen-reuse-hint")
 
     extra_inputs = [c for pair in extras for c in pair]
     inputs = {
@@ -399,12 +364,48 @@ def render(ctx) -> list:
         )
 
     def view(job: JobRecord):
-        extra = ""
-        if job.status == "succeeded" and job.result:
-            extra = "".join(f"<br>ℹ {html.escape(n)}" for n in job.result.get("notes", []))
-        return {status: progress_html(job, extra=extra), preview: _preview_update(job)}
+        blocker = waiting_for(ctx, job)
+        return {
+            status: status_html(ctx, job, blocker),
+            preview: preview_update(job),
+            go_first: gr.update(visible=bool(blocker and blocker.kind == "train")),
+        }
 
-    @ui_action("image.choose_character")
+    def arrive(char_id, **_):
+        """Someone is sent here with a character (a finished training's "Make pictures of Ada")."""
+        choices = character_choices()
+        ids = [value for _, value in choices]
+        chosen = char_id if char_id in ids else 0
+        out = {character: gr.update(choices=choices, value=chosen)}
+        if chosen:
+            out |= choose_character(chosen, "", "")
+            path = out[lora]["value"] if isinstance(out.get(lora), dict) else None
+            record = ctx.loras.by_path(Path(path)) if path else None
+            if record and record.base_model in ctx.catalogue.ids():
+                out[base] = record.base_model
+        return out
+
+    shared.arrivals["image"] = Arrival([character, lora, prompt, base], arrive)
+    go_hints = FieldHints(
+        {
+            "prompt": prompt_hint,
+            "count": settings_hint,
+            "seed": settings_hint,
+            "steps": advanced_hint,
+            "guidance": advanced_hint,
+            "go": go_hint,
+        },
+        default="go",
+    )
+    png_hints = FieldHints({"png": load_png_hint}, default="png")
+    lora_file_hints = FieldHints({"file": upload_lora_hint}, default="file")
+    reuse_hints = FieldHints({"reuse": reuse_hint}, default="reuse")
+
+    @ui_action("image.pick_character")
+    def pick_character(char_id, current_prompt, current_base, where):
+        place = dict(where or {}) | {"character": int(char_id) if char_id else None}
+        return choose_character(char_id, current_prompt, current_base) | {shared.where: place}
+
     def choose_character(char_id, current_prompt, current_base):
         choices, newest = lora_choices(char_id)
         updates = {lora: gr.update(choices=choices, value=newest)}
@@ -466,12 +467,19 @@ def render(ctx) -> list:
             licence_html(model),
         )
 
-    @ui_action("image.generate")
+    @ui_action("image.generate", hints=go_hints)
     def start(data):
         new_id, prepared = service.submit(_form(data))
         for note in prepared.notes:
             gr.Info(note)
-        return new_id, f"{new_id}@{time.time()}", prepared.form.prompt
+        return {
+            job_id: new_id,
+            follow_key: f"{new_id}@{time.time()}",
+            prompt: prepared.form.prompt,
+            gallery: None,  # the previous pictures go: what forms next is the new ones
+            seeds: "",
+            status: "",
+        }
 
     @ui_action("image.follow")
     def follow(key):
@@ -489,13 +497,10 @@ def render(ctx) -> list:
             yield {}
             return
         if job.status == "succeeded" and job.result:
-            images = _gallery_items(ctx, job.result["images"], job.params.get("form", {}).get("character_id"))
+            images = gallery_items(ctx, job.result["images"], job.params.get("form", {}).get("character_id"))
             seed_text = "Seeds: " + ", ".join(str(i["seed"]) for i in job.result["images"])
-            yield view(job) | {
-                gallery: images,
-                seeds: seed_text,
-                history: _history_rows(ctx),
-            }
+            table, ids = history(ctx)
+            yield view(job) | {gallery: images, seeds: seed_text, history_table: table, history_ids: ids}
         else:
             yield view(job)
 
@@ -503,6 +508,17 @@ def render(ctx) -> list:
     def cancel(current):
         if current:
             ctx.runner.cancel(current)
+
+    @ui_action("image.go_first", hints=go_hints)
+    def go_before_training(current):
+        job = ctx.runner.get(current) if current else None
+        blocker = waiting_for(ctx, job) if job else None
+        if blocker is None or blocker.kind != "train":
+            raise InputError("Nothing is in the way any more: your pictures are being made.")
+        if not ctx.runner.step_aside(blocker.id, job.id):
+            raise InputError("That training cannot pause right now.")
+        gr.Info("The training pauses for your pictures and carries on by itself afterwards.")
+        return {go_first: gr.update(visible=False)}
 
     def fill(values: dict) -> dict:
         """Form updates from saved settings (history or a PNG): only what the settings say."""
@@ -523,7 +539,7 @@ def render(ctx) -> list:
                 out[component] = values[key]
         if values.get("scheduler") in SCHEDULERS:
             out[scheduler] = values["scheduler"]
-        out[count] = 1
+        out[count] = int(values.get("count") or 1)
         out[character] = gr.update(choices=character_choices(), value=values.get("character_id") or 0)
         found = []
         for entry in values.get("loras", []):
@@ -542,7 +558,10 @@ def render(ctx) -> list:
                 found.append((path, float(entry.get("strength", 1.0))))
         missing = len(values.get("loras", [])) - len(found)
         if missing:
-            gr.Warning(f"{missing} LoRA(s) from these settings are not in your collection.")
+            gr.Warning(
+                f"{missing} LoRA{'s' if missing != 1 else ''} from these settings "
+                f"{'are' if missing != 1 else 'is'} not in your collection."
+            )
         choices = all_lora_choices()
         slots = [(lora, strength), *extras]
         for index, (lora_box, strength_box) in enumerate(slots):
@@ -552,44 +571,55 @@ def render(ctx) -> list:
                 out[strength_box] = weight
         return out
 
-    @ui_action("image.reuse")
-    def reuse_settings(ids, selected):
+    @ui_action("image.reuse", hints=reuse_hints)
+    def reuse_settings(selected):
         if not selected:
-            raise gr.Error("Click a row of the history first.")
-        return fill(ctx.generation.get(selected)["params"])
+            raise InputError("Click a row of the history first.")
+        params = ctx.generation.get(selected)["params"]
+        values = fill(params)
+        shown = (params.get("prompt") or "")[:40]
+        many = int(params.get("count") or 1)
+        gr.Info(
+            f"Loaded the settings of “{shown}” ({many} picture{'s' if many != 1 else ''}). Press Generate."
+        )
+        return values
 
     @ui_action("image.history_select")
-    def select_history(rows, evt: gr.SelectData):
+    def select_history(ids, evt: gr.SelectData):
         row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        if row is None or rows is None or row >= len(rows):
-            return gr.update(), gr.update()
-        gen_id = rows.iloc[row, -1] if hasattr(rows, "iloc") else rows[row][-1]
-        gen = ctx.generation.get(gen_id)
+        if row is None or not ids or row >= len(ids):
+            return gr.skip()
+        gen = ctx.generation.get(ids[row])
         existing = [i for i in gen["images"] if Path(i["path"]).exists()]
-        return gen_id, _gallery_items(ctx, existing, gen.get("character_id"))
+        note = f"Selected: “{html.escape(gen['prompt'][:60])}” — press Reuse to load its settings."
+        return {
+            picked: gen["id"],
+            picked_text: note,
+            gallery: gallery_items(ctx, existing, gen.get("character_id")),
+        }
 
-    @ui_action("image.load_png")
+    @ui_action("image.load_png", hints=png_hints)
     def load_settings(file):
         if not file:
             return {}
         path = file if isinstance(file, str) else file.name
         values = settings_from_png(Path(path))
         if not values:
-            raise gr.Error(
-                "This picture carries no generation settings (it was not made by Isengard, A1111 or Forge)."
+            raise InputError(
+                "This picture carries no settings (it was not made by Isengard, A1111 or Forge).", field="png"
             )
-        gr.Info(
-            f"Settings loaded from a {'Isengard' if values.get('source') == 'isengard' else 'A1111/Forge'} image."
-        )
+        made_by = "Isengard" if values.get("source") == "isengard" else "A1111/Forge"
+        gr.Info(f"Settings loaded from {article(made_by)} {made_by} picture.")
         return fill(values) | {load_png: None}
 
-    @ui_action("image.import_lora")
+    @ui_action("image.import_lora", hints=lora_file_hints)
     def import_lora(file):
         if not file:
             return {}
         path = file if isinstance(file, str) else file.name
         record = ctx.loras.import_file(Path(path), Path(getattr(file, "orig_name", "") or path).stem)
-        gr.Info(f"Added {record.name} ({record.family}) to your LoRAs.")
+        family = FAMILY_LABELS.get(record.family, record.family)
+        gr.Info(f"Added {record.name} ({family}) to your LoRAs.")
         choices = all_lora_choices()
         return {
             lora: gr.update(choices=choices, value=str(record.path)),
@@ -598,32 +628,46 @@ def render(ctx) -> list:
         }
 
     @ui_action("image.page_load")
-    def on_load():
+    def on_load(where):
         active = [j for j in ctx.runner.list(limit=20, kinds=("generate",)) if not j.terminal]
         key = f"{active[0].id}@{time.time()}" if active else ""
         choices = all_lora_choices()
-        return {
+        table, ids = history(ctx)
+        with_lora = [c.id for c in ctx.characters.list() if ctx.loras.for_character(c.id)]
+        start_on = remembered(where, with_lora)  # Image Gen starts on the person, when they have a LoRA
+        out = {
             character: gr.update(choices=character_choices()),
             lora: gr.update(choices=choices),
-            history: _history_rows(ctx),
+            history_table: table,
+            history_ids: ids,
             job_id: active[0].id if active else gr.update(),
             follow_key: key or gr.update(),
             **{box: gr.update(choices=choices) for box, _ in extras},
         }
+        if start_on:
+            out |= arrive(start_on)
+        return out
 
     @ui_action("image.tab_opened")
-    def refresh(selected):
-        ids = [c[1] for c in character_choices()]
-        return gr.update(choices=character_choices(), value=selected if selected in ids else 0)
+    def refresh(where, selected):
+        choices = character_choices()
+        ids = [c[1] for c in choices]
+        wanted = (where or {}).get("character")
+        if wanted in ids and wanted != selected:
+            return arrive(wanted)
+        return {character: gr.update(choices=choices, value=selected if selected in ids else 0)}
 
     private = {"api_visibility": "private"}
-    follow_outputs = [status, preview, gallery, seeds, history]
+    follow_outputs = [status, preview, gallery, seeds, history_table, history_ids, go_first]
     base.change(
         model_defaults, inputs=[base, backend], outputs=[steps, guidance, negative, licence], **private
     )
     backend.input(choose_backend, inputs=[backend, base], outputs=[backend_state, base], **private)
     character.input(
-        choose_character, inputs=[character, prompt, base], outputs=[lora, prompt, base], **private
+        pick_character,
+        inputs=[character, prompt, base, shared.where],
+        outputs=[lora, prompt, base, shared.where],
+        **private,
     )
     lora.input(choose_lora, inputs=[lora, base], outputs=[base], **private)
     follow_event = follow_key.change(
@@ -634,14 +678,44 @@ def render(ctx) -> list:
         show_progress="hidden",
         **private,
     )
-    go.click(start, inputs=inputs, outputs=[job_id, follow_key, prompt], cancels=[follow_event], **private)
-    stop.click(cancel, inputs=[job_id], **private)
-    history.select(select_history, inputs=[history], outputs=[picked, gallery], **private)
-    reuse.click(reuse_settings, inputs=[history_ids, picked], outputs=form_outputs, **private)
-    load_png.upload(load_settings, inputs=[load_png], outputs=[*form_outputs, load_png], **private)
-    upload_lora.upload(
-        import_lora, inputs=[upload_lora], outputs=[lora, upload_lora, *[b for b, _ in extras]], **private
+    go.click(
+        start,
+        inputs=inputs,
+        outputs=[job_id, follow_key, prompt, gallery, seeds, status, *go_hints.components],
+        cancels=[follow_event],
+        **private,
     )
-    tab.select(refresh, inputs=[character], outputs=[character], show_progress="hidden", **private)
-    load_outputs = [character, lora, history, job_id, follow_key, *[b for b, _ in extras]]
-    return [(on_load, [], load_outputs)]
+    stop.click(cancel, inputs=[job_id], **private)
+    go_first.click(go_before_training, inputs=[job_id], outputs=[go_first, *go_hints.components], **private)
+    history_table.select(
+        select_history, inputs=[history_ids], outputs=[picked, picked_text, gallery], **private
+    )
+    reuse.click(reuse_settings, inputs=[picked], outputs=[*form_outputs, *reuse_hints.components], **private)
+    load_png.upload(
+        load_settings, inputs=[load_png], outputs=[*form_outputs, load_png, *png_hints.components], **private
+    )
+    upload_lora.upload(
+        import_lora,
+        inputs=[upload_lora],
+        outputs=[lora, upload_lora, *[b for b, _ in extras], *lora_file_hints.components],
+        **private,
+    )
+    tab.select(
+        refresh,
+        inputs=[shared.where, character],
+        outputs=[character, lora, prompt, base],
+        show_progress="hidden",
+        **private,
+    )
+    load_outputs = [
+        character,
+        lora,
+        prompt,
+        base,
+        history_table,
+        history_ids,
+        job_id,
+        follow_key,
+        *[b for b, _ in extras],
+    ]
+    return [(on_load, [shared.where], load_outputs)]

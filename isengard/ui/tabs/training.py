@@ -8,116 +8,62 @@ from pathlib import Path
 
 import gradio as gr
 
-from isengard.jobs import JobRecord, format_seconds
+from isengard.errors import InputError
+from isengard.jobs import JobRecord
 from isengard.ui import params_form
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
-from isengard.ui.follow import progress_html
+from isengard.ui.hints import FieldHints, hint_line
+from isengard.ui.job_views import progress_html
 from isengard.ui.likeness_views import likeness_html, lora_report, recommended_file, thumbnails_html
 from isengard.ui.model_views import licence_html, model_choice
-from isengard.ui.plugin_status import status_html
+from isengard.ui.plugin_status import status_html as plugin_status_html
+from isengard.ui.shared import Arrival, remembered
+from isengard.ui.training_views import character_name, log_tail, lora_rows, loss_frame, samples, status_html
+from plugins.families import family_info
 from plugins.training.interface import TrainingParams
 
-SIMPLE = ("rank", "learning_rate", "resolution", "save_every", "sample_every")
 UPDATE_SECONDS = 0.5
-
-
-def _status_html(job: JobRecord | None) -> str:
-    if job is None:
-        return '<div class="isg-muted" id="train-idle">No training running. Pick a character and press Train.</div>'
-    p = job.progress
-    facts = []
-    if p.get("step") is not None and p.get("total"):
-        facts.append(f'<b id="train-step">step {p["step"]} / {p["total"]}</b>')
-    if p.get("it_s"):
-        facts.append(f"{p['it_s']:.2f} steps/s")
-    if p.get("eta_s") and not job.terminal:
-        facts.append(f"about {format_seconds(p['eta_s'])} left")
-    if p.get("loss") is not None:
-        facts.append(f"loss {p['loss']:.4f}")
-    extra = f"<div>{' · '.join(facts)}</div>" if facts else ""
-    if job.status == "succeeded" and job.result:
-        extra += f'<div class="isg-ok" id="train-done">LoRA saved: <code>{html.escape(job.result["lora_path"])}</code></div>'
-    return progress_html(job, extra=extra)
-
-
-def _log_tail(ctx, job_id: str, lines: int = 14) -> str:
-    out = []
-    for ev in ctx.runner.events(job_id)[-200:]:
-        stamp = time.strftime("%H:%M:%S", time.localtime(ev.ts))
-        data = ev.data
-        if ev.type == "status":
-            out.append(
-                f"{stamp} status: {data.get('status')}" + (f" — {data['error']}" if data.get("error") else "")
-            )
-        elif data.get("message"):
-            out.append(f"{stamp} {data['message']}")
-        elif data.get("checkpoint"):
-            out.append(f"{stamp} checkpoint saved at step {data.get('step')}")
-        elif data.get("samples"):
-            out.append(f"{stamp} samples at step {data.get('step')}")
-    return "\n".join(out[-lines:])
-
-
-def _loss_frame(ctx, job_id: str):
-    import pandas as pd
-
-    curve = ctx.training.loss_curve(job_id)
-    return pd.DataFrame({"step": [s for s, _ in curve], "loss": [v for _, v in curve]})
-
-
-def _samples(ctx, job_id: str, newest: int = 6):
-    items = ctx.training.samples(job_id)[-newest:]
-    return [(path, f"step {step}") for step, path in reversed(items)]
+UNET_ONLY = ("train_conv", "conv_rank")  # convolution layers exist in SD 1.5 / SDXL only
+# a guidance input the model sees while training: FLUX.1 / FLUX.2 [dev]
+EMBEDDED_GUIDANCE_ONLY = ("guidance",)
 
 
 def _backend_html(ctx, name: str) -> str:
-    return status_html(ctx, "training", name, "train-backend-reason")
+    return plugin_status_html(ctx, "training", name, "train-backend-reason")
 
 
-def _lora_rows(ctx, char_id) -> list[list[str]]:
-    if not char_id:
-        return []
-    rows = []
-    for rec in ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint")):
-        rows.append(
-            [
-                rec.name,
-                "final" if rec.kind == "final" else f"checkpoint {rec.step}",
-                rec.family,
-                rec.base_model,
-                time.strftime("%Y-%m-%d %H:%M", time.localtime(rec.created_at)),
-                str(rec.id),
-            ]
-        )
-    return rows
-
-
-def render(ctx) -> list:
+def render(ctx, shared) -> list:
     svc = ctx.training
     models = ctx.catalogue.all()
     default_model = next((m for m in models if m.id == ctx.generation.default_base), models[0])
     first_preset, first_reason = svc.recommend(default_model.id)
-    backends = [(p.label or p.name, p.name) for p in ctx.registry.of_kind("training")]
+    backends = [
+        (p.label or p.name, p.name)
+        for p in ctx.registry.of_kind("training")
+        if p.name != "mock" or ctx.settings.fast_test  # the simulated trainer belongs to test mode
+    ]
 
     with gr.Tab("Training", id="training", elem_id="tab-training") as tab:
         job_id = gr.Textbox(visible=False, elem_id="train-job-id")
         follow_key = gr.Textbox(visible=False, elem_id="train-follow-key")  # "<job id>@<time>": follow it
-        with gr.Row(equal_height=False):
+        hint_lines: dict = {}
+        with gr.Row(equal_height=False, elem_classes=["isg-stack"]):
             with gr.Column(scale=4, min_width=320):
                 character = gr.Dropdown(
                     label="Character",
                     choices=[],
                     elem_id="train-character",
-                    info="Whose LoRA to train. Their photos and captions are used.",
+                    info="Whose likeness to train. Their photos and captions are used.",
                 )
+                hint_lines["character"] = hint_line("train-character-hint")
                 readiness = gr.HTML(readiness_card(None), elem_id="train-readiness")
                 base = gr.Dropdown(
                     label="Base model",
                     choices=[model_choice(m) for m in models],
                     value=default_model.id,
                     elem_id="train-base",
-                    info="The image model the LoRA is for. Generate with the same one.",
+                    info="The image model the LoRA is for. Make pictures with the same one.",
                 )
                 model_state = gr.HTML("", elem_id="train-model-state")
                 preset = gr.Dropdown(
@@ -125,24 +71,29 @@ def render(ctx) -> list:
                     choices=[(p.label, p.id) for p in svc.presets_for(default_model)],
                     value=first_preset.id,
                     elem_id="train-preset",
-                    info="Settings sized for your GPU's memory. Isengard picks one; you can change it.",
+                    info="Settings sized for this computer's graphics memory. Isengard picks one; you can "
+                    "change it.",
                 )
                 preset_reason = gr.Markdown(first_reason, elem_id="train-preset-reason")
                 start_values = first_preset.training_params()
-                simple = params_form.build(TrainingParams, include={"steps"}, values=start_values)
+                simple = params_form.build(
+                    TrainingParams, include={"steps"}, values=start_values, hint_lines=hint_lines
+                )
                 with gr.Accordion("Advanced settings", open=False, elem_id="train-advanced"):
                     backend = gr.Dropdown(
-                        label="Training backend",
+                        label="Training program",
                         choices=backends,
                         value=svc.default_backend,
                         elem_id="train-backend",
-                        info="Which program trains the LoRA: the built-in trainer, your ai-toolkit, or the "
-                        "simulated one of fast-test mode.",
+                        info="Which program trains the LoRA: the built-in trainer or your own ai-toolkit.",
+                        visible=len(backends) > 1,
                     )
                     backend_state = gr.HTML(
                         _backend_html(ctx, svc.default_backend), elem_id="train-backend-state"
                     )
-                    advanced = params_form.build(TrainingParams, exclude={"steps"}, values=start_values)
+                    advanced = params_form.build(
+                        TrainingParams, exclude={"steps"}, values=start_values, hint_lines=hint_lines
+                    )
                     sample_prompts = gr.Textbox(
                         label="Sample prompts",
                         lines=3,
@@ -152,34 +103,42 @@ def render(ctx) -> list:
                         info="One per line, each with the trigger word. The samples are also how the likeness "
                         "is measured, so keep the person in them.",
                     )
-                with gr.Row():
-                    start = gr.Button("Train", variant="primary", elem_id="train-start", scale=3)
-                    cancel = gr.Button("Cancel", variant="stop", elem_id="train-cancel", scale=1)
-                    resume = gr.Button("Resume", elem_id="train-resume", scale=1)
+                    hint_lines["sample_prompts"] = hint_line("train-sample-prompts-hint")
             with gr.Column(scale=6):
-                status = gr.HTML(_status_html(None), elem_id="train-status")
-                loss_plot = gr.LinePlot(
-                    x="step",
-                    y="loss",
-                    title="Loss (lower is better; it is noisy)",
-                    height=230,
-                    elem_id="train-loss",
+                with gr.Row(elem_classes=["isg-keep-row"]):
+                    start = gr.Button("Train", variant="primary", elem_id="train-start", scale=3)
+                    cancel = gr.Button("Stop", variant="stop", elem_id="train-cancel", scale=1)
+                    resume = gr.Button("Resume", elem_id="train-resume", scale=1)
+                hint_lines["start"] = hint_line("train-start-hint")
+                status = gr.HTML(status_html(ctx, None), elem_id="train-status")
+                make_pictures = gr.Button(
+                    "Make pictures", variant="primary", visible=False, elem_id="train-next"
                 )
                 likeness_box = gr.HTML(likeness_html(ctx, None), elem_id="train-likeness-box")
                 use_checkpoint = gr.Button(
                     "Use this checkpoint in Image Gen", visible=False, elem_id="train-use-checkpoint"
                 )
-                samples = gr.Gallery(
+                samples_view = gr.Gallery(
                     label="Newest samples (fixed seeds: watch the face appear)",
                     columns=3,
                     height=300,
                     allow_preview=True,
                     elem_id="train-samples",
                 )
-                log = gr.Textbox(label="Log", lines=8, max_lines=8, interactive=False, elem_id="train-log")
+                with gr.Accordion("Details: loss curve and log", open=False, elem_id="train-details"):
+                    loss_plot = gr.LinePlot(
+                        x="step",
+                        y="loss",
+                        title="Loss (lower is better; it is noisy)",
+                        height=230,
+                        elem_id="train-loss",
+                    )
+                    log = gr.Textbox(
+                        label="Log", lines=8, max_lines=8, interactive=False, elem_id="train-log"
+                    )
         with gr.Accordion("Trained LoRAs", open=True, elem_id="train-loras-box"):
             loras = gr.Dataframe(
-                headers=["LoRA", "Kind", "Family", "Base model", "Created", "ID"],
+                headers=["LoRA", "Kind", "Base model", "Created"],
                 interactive=False,
                 wrap=True,
                 elem_id="train-loras",
@@ -194,6 +153,7 @@ def render(ctx) -> list:
                 )
                 download = gr.DownloadButton("Download", elem_id="train-download", scale=1)
                 measure = gr.Button("Measure likeness", elem_id="train-measure", scale=1)
+            hint_lines["lora"] = hint_line("train-lora-hint")
             lora_likeness = gr.HTML("", elem_id="train-lora-likeness")
             lora_probes = gr.HTML("", elem_id="train-lora-probes")
             report_file = gr.DownloadButton(
@@ -206,7 +166,7 @@ def render(ctx) -> list:
     def model_facts(model_id: str) -> str:
         model = ctx.catalogue.get(model_id)
         state = (
-            "not needed: fast-test mode simulates training"
+            "not needed in test mode (training is simulated)"
             if ctx.settings.fast_test
             else ctx.models.status(model)
         )
@@ -225,56 +185,121 @@ def render(ctx) -> list:
         if not char_id:
             return gr.update(choices=[], value=None)
         records = ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint"))
-        return gr.update(choices=[(r.label, r.id) for r in records], value=records[0].id if records else None)
+        finished = [
+            r for r in records if r.kind == "final"
+        ]  # a checkpoint of a running training: never preselected
+        return gr.update(
+            choices=[(r.label, r.id) for r in records], value=finished[0].id if finished else None
+        )
+
+    def family_fields(model_id: str) -> dict:
+        """Settings that do nothing for the chosen model's family are hidden."""
+        info = family_info(ctx.catalogue.get(model_id).family)
+        shown = {n: True for n in names}
+        for n in UNET_ONLY:
+            shown[n] = info.model_attr == "unet"
+        for n in EMBEDDED_GUIDANCE_ONLY:
+            shown[n] = info.guidance == "embedded"
+        return {
+            component: gr.update(visible=shown[n])
+            for n, component in params.items()
+            if n in (*UNET_ONLY, *EMBEDDED_GUIDANCE_ONLY)
+        }
+
+    def next_button(job: JobRecord | None):
+        if job is None or job.status != "succeeded":
+            return gr.update(visible=False)
+        name = character_name(ctx, job)
+        return gr.update(
+            value=f"Next: make pictures of {name} →" if name else "Next: make pictures →", visible=True
+        )
 
     def view(job: JobRecord | None):
         if job is None:
-            return {status: _status_html(None)}
+            return {status: status_html(ctx, None), make_pictures: gr.update(visible=False)}
         return {
-            status: _status_html(job),
-            loss_plot: _loss_frame(ctx, job.id),
+            status: status_html(ctx, job),
+            make_pictures: next_button(job),
+            loss_plot: loss_frame(ctx, job.id),
             likeness_box: likeness_html(ctx, job),
             use_checkpoint: gr.update(visible=bool(recommended_file(job))),
-            samples: _samples(ctx, job.id),
-            log: _log_tail(ctx, job.id),
+            samples_view: samples(ctx, job.id),
+            log: log_tail(ctx, job.id),
         }
 
-    @ui_action("training.choose_character")
-    def choose_character(char_id):
+    def character_updates(char_id) -> dict:
         if not char_id:
-            return readiness_card(None), [], gr.update(choices=[], value=None)
+            return {readiness: readiness_card(None), loras: [], pick_lora: gr.update(choices=[], value=None)}
         state, _ = ctx.characters.report(int(char_id))
-        return readiness_card(state), _lora_rows(ctx, char_id), lora_choices(char_id)
+        return {
+            readiness: readiness_card(state),
+            loras: lora_rows(ctx, char_id),
+            pick_lora: lora_choices(char_id),
+        }
+
+    def character_choices():
+        return [(c.name, c.id) for c in ctx.characters.list()]
+
+    def arrive(char_id, follow=False, **_):
+        """Someone is sent here (from Characters, or the header's activity line)."""
+        choices = character_choices()
+        ids = [value for _, value in choices]
+        out = {
+            character: gr.update(
+                choices=choices, value=char_id if char_id in ids else (ids[0] if ids else None)
+            )
+        }
+        active = [j for j in ctx.runner.list(limit=20, kinds=("train",)) if not j.terminal]
+        if follow and active:
+            out |= {job_id: active[0].id, follow_key: f"{active[0].id}@{time.time()}"}
+        return out
+
+    shared.arrivals["training"] = Arrival([character, job_id, follow_key], arrive)
+    start_hints = FieldHints(hint_lines, default="start")
+
+    @ui_action("training.choose_character")
+    def choose_character(char_id, where):
+        place = dict(where or {}) | {"character": int(char_id) if char_id else None}
+        return character_updates(char_id) | {shared.where: place}
 
     @ui_action("training.choose_model")
     def choose_model(model_id):
         model = ctx.catalogue.get(model_id)
         chosen, reason = svc.recommend(model_id)
         choices = [(p.label, p.id) for p in svc.presets_for(model)]
-        return [model_facts(model_id), gr.update(choices=choices, value=chosen.id), reason]
+        return {
+            model_state: model_facts(model_id),
+            preset: gr.update(choices=choices, value=chosen.id),
+            preset_reason: reason,
+        } | family_fields(model_id)
 
     @ui_action("training.choose_preset")
     def choose_preset(preset_id):
         if not preset_id:
-            return [gr.update() for _ in names]
-        return preset_values(preset_id)
+            return gr.skip()
+        return dict(zip([params[n] for n in names], preset_values(preset_id), strict=True))
 
-    @ui_action("training.start")
+    @ui_action("training.start", hints=start_hints)
     def start_training(data):
         if not data[character]:
-            raise gr.Error("Pick a character first (create one in the Characters tab).")
+            raise InputError("Pick a character first (create one in the Characters tab).", field="character")
         overrides = params_form.coerce(TrainingParams, {name: data[params[name]] for name in names})
         own_prompts = [line.strip() for line in (data[sample_prompts] or "").splitlines() if line.strip()]
-        new_id = svc.submit(
-            int(data[character]),
-            base_model=data[base],
-            backend=data[backend],
-            preset=data[preset],
-            overrides=overrides,
-            sample_prompts=own_prompts or None,
-        )
+        try:
+            new_id = svc.submit(
+                int(data[character]),
+                base_model=data[base],
+                backend=data[backend],
+                preset=data[preset],
+                overrides=overrides,
+                sample_prompts=own_prompts or None,
+            )
+        except InputError as exc:
+            if exc.field is None and "sample prompt" in exc.message.lower():
+                exc.field = "sample_prompts"
+            raise
         gr.Info("Training started. You can close the page: it keeps running and you can come back.")
-        return new_id, f"{new_id}@{time.time()}"
+        return {job_id: new_id, follow_key: f"{new_id}@{time.time()}"}
 
     @ui_action("training.follow")
     def follow(key):
@@ -290,16 +315,17 @@ def render(ctx) -> list:
         job = ctx.runner.get(current)
         if job and job.params.get("character_id"):
             char_id = job.params["character_id"]
-            yield view(job) | {loras: _lora_rows(ctx, char_id), pick_lora: lora_choices(char_id)}
+            yield view(job) | {loras: lora_rows(ctx, char_id), pick_lora: lora_choices(char_id)}
 
-    @ui_action("training.cancel")
+    @ui_action("training.cancel", hints=start_hints)
     def cancel_training(current):
         if not current:
-            raise gr.Error("No training to cancel.")
+            raise InputError("Nothing is training right now.")
         if not ctx.runner.cancel(current):
             gr.Info("That training has already ended.")
+        return {}
 
-    @ui_action("training.resume")
+    @ui_action("training.resume", hints=start_hints)
     def resume_training(current, char_id):
         target = current
         job = ctx.runner.get(target) if target else None
@@ -311,18 +337,18 @@ def render(ctx) -> list:
                 and (not char_id or j.params.get("character_id") == int(char_id))
             ]
             if not stopped:
-                raise gr.Error("There is no stopped training to resume.")
+                raise InputError("There is no stopped training to resume.")
             target = stopped[0].id
         ctx.runner.resume(target)
         gr.Info("Resuming from the last checkpoint.")
-        return target, f"{target}@{time.time()}"
+        return {job_id: target, follow_key: f"{target}@{time.time()}"}
 
     @ui_action("training.use_checkpoint")
     def use_recommended(current):
         job = ctx.runner.get(current) if current else None
         path = recommended_file(job)
         if not path:
-            raise gr.Error("This training has no recommended checkpoint.")
+            raise InputError("This training has no recommended checkpoint.")
         ctx.loras.choose_checkpoint(int(job.result["lora_id"]), Path(path))
         step = job.result["recommendation"]["step"]
         gr.Info(f"Image Gen now uses step {step:,} for this character.")
@@ -339,67 +365,79 @@ def render(ctx) -> list:
             gr.update(value=report_path, visible=bool(report_path)),
         )
 
-    @ui_action("training.measure")
+    lora_hints = FieldHints({"lora": hint_lines["lora"]}, default="lora")
+
+    @ui_action("training.measure", hints=lora_hints)
     def measure_likeness(lora_id):
         if not lora_id:
-            raise gr.Error("Pick a LoRA file first.")
+            raise InputError("Pick a LoRA file first.")
         record = ctx.loras.get(int(lora_id))
         if not record.character_id:
-            raise gr.Error("This LoRA belongs to no character, so there is no one to compare it with.")
+            raise InputError("This LoRA belongs to no character, so there is no one to compare it with.")
         measuring = ctx.evaluation.submit(record.character_id, lora=str(record.path))
         for job, _ in ctx.runner.follow(measuring, poll=0.3):
             if not job.terminal:
                 note = job.progress.get("message") or "Measuring the likeness"
-                yield f'<div class="isg-muted">{html.escape(note)}…</div>', "", gr.update()
+                yield {lora_likeness: f'<div class="isg-muted">{html.escape(note)}…</div>', lora_probes: ""}
         job = ctx.runner.get(measuring)
         if job.status != "succeeded":
-            yield (
-                f'<div class="isg-warn">The likeness could not be measured: {html.escape(job.error or job.status)}</div>',
-                "",
-                gr.update(),
-            )
+            yield {
+                lora_likeness: progress_html(job, what="Measuring the likeness"),
+                lora_probes: "",
+            }
             return
         html_text, pictures, report_path = lora_report(ctx, lora_id)
-        yield html_text, thumbnails_html(pictures), gr.update(value=report_path, visible=bool(report_path))
+        yield {
+            lora_likeness: html_text,
+            lora_probes: thumbnails_html(pictures),
+            report_file: gr.update(value=report_path, visible=bool(report_path)),
+        }
 
     @ui_action("training.page_load")
-    def on_load():
-        characters = ctx.characters.list()
-        selected = characters[0].id if characters else None
+    def on_load(where):
+        choices = character_choices()
+        selected = remembered(where, [value for _, value in choices])
         active = [j for j in ctx.runner.list(limit=20, kinds=("train",)) if not j.terminal]
         current = active[0].id if active else None
         if current:
             selected = ctx.runner.get(current).params.get("character_id", selected)
-        card, rows, choices = choose_character(selected)
-        key = f"{current}@{time.time()}" if current else gr.update()
         return (
-            gr.update(choices=[(c.name, c.id) for c in characters], value=selected),
-            card,
-            rows,
-            choices,
-            current or gr.update(),
-            key,
-            model_facts(base.value),
+            {character: gr.update(choices=choices, value=selected)}
+            | character_updates(selected)
+            | {
+                job_id: current or gr.update(),
+                follow_key: f"{current}@{time.time()}" if current else gr.update(),
+                model_state: model_facts(base.value),
+            }
+            | family_fields(base.value)
         )
 
     @ui_action("training.tab_opened")
-    def refresh_characters(selected):
-        characters = ctx.characters.list()
-        ids = [c.id for c in characters]
-        keep = selected if selected in ids else (ids[0] if ids else None)
-        return gr.update(choices=[(c.name, c.id) for c in characters], value=keep)
+    def refresh_characters(where):
+        choices = character_choices()
+        return gr.update(choices=choices, value=remembered(where, [value for _, value in choices]))
 
     private = {"api_visibility": "private"}
     inputs = {character, base, backend, preset, sample_prompts, *params.values()}
-    character.change(choose_character, inputs=[character], outputs=[readiness, loras, pick_lora], **private)
-    base.change(choose_model, inputs=[base], outputs=[model_state, preset, preset_reason], **private)
+    family_outputs = [params[n] for n in names if n in (*UNET_ONLY, *EMBEDDED_GUIDANCE_ONLY)]
+    character.change(
+        choose_character,
+        inputs=[character, shared.where],
+        outputs=[readiness, loras, pick_lora, shared.where],
+        show_progress="hidden",
+        **private,
+    )
+    base.change(
+        choose_model, inputs=[base], outputs=[model_state, preset, preset_reason, *family_outputs], **private
+    )
     preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
     follow_outputs = [
         status,
+        make_pictures,
         loss_plot,
         likeness_box,
         use_checkpoint,
-        samples,
+        samples_view,
         log,
         loras,
         pick_lora,
@@ -413,14 +451,19 @@ def render(ctx) -> list:
         **private,
     )
     start.click(
-        start_training, inputs=inputs, outputs=[job_id, follow_key], cancels=[follow_event], **private
+        start_training,
+        inputs=inputs,
+        outputs=[job_id, follow_key, *start_hints.components],
+        cancels=[follow_event],
+        **private,
     )
-    cancel.click(cancel_training, inputs=[job_id], **private)
+    start.click(None, js=ASK_TO_NOTIFY, **private)
+    cancel.click(cancel_training, inputs=[job_id], outputs=start_hints.components, **private)
     use_checkpoint.click(use_recommended, inputs=[job_id], **private)
     resume.click(
         resume_training,
         inputs=[job_id, character],
-        outputs=[job_id, follow_key],
+        outputs=[job_id, follow_key, *start_hints.components],
         cancels=[follow_event],
         **private,
     )
@@ -428,8 +471,34 @@ def render(ctx) -> list:
         pick, inputs=[pick_lora], outputs=[download, lora_likeness, lora_probes, report_file], **private
     )
     measure.click(
-        measure_likeness, inputs=[pick_lora], outputs=[lora_likeness, lora_probes, report_file], **private
+        measure_likeness,
+        inputs=[pick_lora],
+        outputs=[lora_likeness, lora_probes, report_file, *lora_hints.components],
+        **private,
     )
     backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
-    tab.select(refresh_characters, inputs=[character], outputs=[character], show_progress="hidden", **private)
-    return [(on_load, [], [character, readiness, loras, pick_lora, job_id, follow_key, model_state])]
+    tab.select(
+        refresh_characters, inputs=[shared.where], outputs=[character], show_progress="hidden", **private
+    )
+
+    def wire_next_step() -> None:
+        @ui_action("training.next_step")
+        def to_pictures(current, where):
+            job = ctx.runner.get(current) if current else None
+            char_id = job.params.get("character_id") if job else None
+            return shared.go("image", char_id, where)
+
+        make_pictures.click(
+            to_pictures, inputs=[job_id, shared.where], outputs=shared.go_outputs("image"), **private
+        )
+
+    shared.later(wire_next_step)
+    load_outputs = [character, readiness, loras, pick_lora, job_id, follow_key, model_state, *family_outputs]
+    return [(on_load, [shared.where], load_outputs)]
+
+
+# Asks once, when a person starts a training, whether the browser may tell them when it ends.
+ASK_TO_NOTIFY = (
+    "() => { try { if (window.Notification && Notification.permission === 'default') "
+    "Notification.requestPermission(); } catch (e) {} }"
+)

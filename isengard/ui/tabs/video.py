@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 
-def render(ctx) -> None:
+def render(ctx, shared) -> None:
     with gr.Tab("Video", id="video", elem_id="tab-video"):
         gr.HTML(
             '<div class="isg-banner" id="video-banner"><b>In Development</b> — video generation is not '
