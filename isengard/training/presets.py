@@ -86,7 +86,10 @@ def recommend(presets: list[Preset], family: str, *, tiny: bool, vram_gb: float 
     if tiny:
         return candidates[0], "A tiny test model: the quick CPU preset."
     if vram_gb is None:
-        return candidates[0], "No NVIDIA GPU found: showing the lightest preset (training needs a GPU)."
+        return candidates[0], (
+            "This computer has no graphics card, so the lightest preset is shown: real training of this "
+            "model needs one (a RunPod machine works)."
+        )
     fitting = [p for p in candidates if p.vram_gb <= vram_gb * 1.1]  # cards report a little under their size
     if not fitting:
         return candidates[0], (

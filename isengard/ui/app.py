@@ -20,7 +20,7 @@ def create_blocks(ctx):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from isengard.ui import api, header, jobs_panel
+    from isengard.ui import api, header
     from isengard.ui.shared import TABS, Shared, browser_state, remember_tab
     from isengard.ui.tabs import characters, image_gen, training, video
 
@@ -34,14 +34,13 @@ def create_blocks(ctx):
             shared.tabs = tabs
             for tab in (characters, training, image_gen, video):
                 load_hooks += tab.render(ctx, shared) or []
-        jobs_panel.render(ctx)
         shared.wire_later()
         for fn, inputs, outputs in load_hooks:  # fresh data for every page (re)load
             blocks.load(fn, inputs=inputs, outputs=outputs, api_visibility="private", show_progress="hidden")
 
-        def return_to(where):  # a reload opens the tab the person was on
+        def return_to(where):  # a reload opens the tab the person was on (the first tab needs nothing)
             tab = (where or {}).get("tab")
-            return gr.Tabs(selected=tab if tab in TABS else "characters")
+            return gr.Tabs(selected=tab) if tab in TABS and tab != TABS[0] else gr.skip()
 
         blocks.load(return_to, inputs=[shared.where], outputs=[tabs], api_visibility="private")
 

@@ -16,9 +16,10 @@ STATUS = {
 }
 
 
-def readiness_card(state: Readiness | None, name: str = "") -> str:
+def readiness_card(state: Readiness | None, name: str = "", *, empty: str = "") -> str:
     if state is None:
-        return '<div class="isg-card isg-muted" id="char-readiness-card">Create a character on the left to begin.</div>'
+        text = html.escape(empty or "Create a character on the left to begin.")
+        return f'<div class="isg-card isg-muted" id="char-readiness-card">{text}</div>'
     css, title = STATUS[state.status]
     fixes = "".join(f"<li>{html.escape(fix)}</li>" for fix in state.fixes)
     fixes_html = f"<ul>{fixes}</ul>" if fixes else ""

@@ -98,7 +98,7 @@ def finished_html(ctx) -> str:
 
 
 def render(ctx, shared) -> None:
-    from isengard.ui import settings_panel
+    from isengard.ui import jobs_panel, settings_panel
 
     with gr.Row(elem_id="isg-header-row", equal_height=True):
         gr.HTML(header_html(ctx), elem_id="isg-header", padding=False)
@@ -107,7 +107,7 @@ def render(ctx, shared) -> None:
             "⚙ Settings", elem_id="isg-settings-open", size="sm", scale=0, min_width=100
         )
     finished = gr.HTML(finished_html(ctx), elem_id="isg-finished", visible="hidden", padding=False)
-    with gr.Group(visible=False, elem_id="isg-settings-area") as area:
+    with gr.Column(visible=False, elem_id="isg-settings-area") as area:
         with gr.Row():
             gr.Markdown("### Settings")
             close = gr.Button("Close settings", elem_id="isg-settings-close", size="sm", scale=0)
@@ -117,6 +117,7 @@ def render(ctx, shared) -> None:
             elem_id="isg-data",
         )
         settings_panel.render(ctx)
+        jobs_panel.render(ctx)
         with gr.Accordion("System status — what works on this machine", open=False, elem_id="isg-system"):
             gr.Markdown(
                 "What Isengard can do, what it deliberately does not, and whether each part can run right now."

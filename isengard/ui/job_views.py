@@ -43,6 +43,8 @@ def job_line(job: JobRecord, what: str | None = None) -> str:
     step, total = job.progress.get("step"), job.progress.get("total")
     if step is not None and total and not job.terminal:
         parts.append(f"step {step:,} of {total:,}")
+    elif job.status == "succeeded" and total and job.kind == "train":
+        parts.append(f"{total:,} steps")
     if job.progress.get("eta_s") and job.status == "running":
         parts.append(f"{minutes(job.progress['eta_s'])} left")
     message = job.progress.get("message")

@@ -51,7 +51,7 @@ def test_character_flow(page, studio, tmp_path):
         "() => { const el = document.querySelector('#char-caption textarea'); return el && el.value.length > 0; }"
     )
     assert _value(page, "#char-caption") == f"a photo of {trigger}, a person"
-    expect(page.locator("#char-photo-detail")).to_contain_text("#")
+    expect(page.locator("#char-photo-detail")).to_contain_text("portrait.jpg")
     page.locator("#char-caption textarea").fill("smiling in an orange space suit")
     page.click("#char-save-caption")
     page.wait_for_function(

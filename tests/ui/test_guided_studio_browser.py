@@ -205,7 +205,7 @@ def test_every_tab_on_a_phone(browser, empty_studio):
     open_tab(page, "Image Gen")  # results right under the prompt and its button, not after the settings
     go = page.locator("#gen-go").bounding_box()
     gallery = page.locator("#gen-gallery").bounding_box()
-    settings = page.locator("#gen-settings").bounding_box()
+    settings = page.locator("#gen-settings").first.bounding_box()
     assert go["y"] < gallery["y"] < settings["y"]
     context.close()
 

@@ -26,15 +26,13 @@ def test_generate_history_reuse_and_load_from_png(page, studio):
     page.locator("#gen-prompt textarea").fill("something else")
     seed.fill("1")
     cell.click()
-    page.wait_for_function(
-        "() => document.querySelector('#gen-history-picked textarea, #gen-history-picked input')"
-        ".value.startsWith('gen-')"
-    )
+    expect(page.locator("#gen-history-note")).to_contain_text("Selected: “a lighthouse at dusk”")
     page.click("#gen-reuse")
     page.wait_for_function(
         "() => document.querySelector('#gen-prompt textarea').value === 'a lighthouse at dusk'"
     )
     expect(page.locator("#gen-seed input")).to_have_value("4242")
+    expect(page.locator("[data-testid=toast-body]").filter(has_text="Loaded the settings")).to_be_visible()
 
     from isengard.generation.metadata import read_png_text
 

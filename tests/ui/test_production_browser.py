@@ -43,7 +43,7 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
     assert created.returncode == 0, created.stderr
 
     with open_page(browser, studio) as page:
-        expect(page.locator("#isg-header")).to_contain_text("production", ignore_case=True)
+        expect(page.locator("#isg-mode")).to_contain_text("Ready: this computer")
         page.get_by_role("tab", name="Training").click()
         choose(page, "train-character", "Prod Person")
         choose(page, "train-base", TINY_FLUX)
@@ -55,7 +55,8 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         steps.press("Tab")
         page.click("#train-start")
         page.wait_for_selector("#train-done", timeout=180_000)
-        expect(page.locator("#train-status")).to_contain_text("step 30 / 30")
+        expect(page.locator("#train-status")).to_contain_text("done · 30 steps")
+        page.locator("#train-details").get_by_text("Details: loss curve and log").click()
         expect(page.locator("#train-log textarea")).to_have_value(re.compile("status: succeeded"))
         expect(page.locator("#train-loras")).to_contain_text("prod_person")
         page.shot("training_production")
@@ -135,7 +136,7 @@ def test_z_image_turbo_trains_and_generates_with_its_licence_shown(browser, prod
         steps.press("Tab")
         page.click("#train-start")
         page.wait_for_selector("#train-done", timeout=180_000)
-        expect(page.locator("#train-status")).to_contain_text("step 20 / 20")
+        expect(page.locator("#train-status")).to_contain_text("done · 20 steps")
         expect(page.locator("#train-loras")).to_contain_text("zed_person")
         page.shot("training_zimage_turbo")
 

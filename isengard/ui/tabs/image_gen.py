@@ -113,9 +113,9 @@ def render(ctx, shared) -> list:
                     info="Things to avoid.",
                     visible=shows_negative_prompt(default_model),
                 )
-                with gr.Row():
-                    go = gr.Button("Generate", variant="primary", elem_id="gen-go", scale=3)
-                    stop = gr.Button("Cancel", variant="stop", elem_id="gen-cancel", scale=1)
+                with gr.Row(elem_classes=["isg-keep-row"]):
+                    go = gr.Button("Generate", variant="primary", elem_id="gen-go", scale=3, min_width=110)
+                    stop = gr.Button("Stop", variant="stop", elem_id="gen-cancel", scale=1, min_width=70)
                 go_hint = hint_line("gen-go-hint")
                 go_first = gr.Button(
                     "Pause the training and make these first", visible=False, elem_id="gen-go-first"
@@ -376,6 +376,8 @@ def render(ctx, shared) -> list:
         choices = character_choices()
         ids = [value for _, value in choices]
         chosen = char_id if char_id in ids else 0
+        if chosen and not ctx.loras.for_character(int(chosen)):
+            chosen = 0  # no likeness trained yet: pictures without a person, until there is one
         out = {character: gr.update(choices=choices, value=chosen)}
         if chosen:
             out |= choose_character(chosen, "", "")
@@ -653,7 +655,7 @@ def render(ctx, shared) -> list:
         choices = character_choices()
         ids = [c[1] for c in choices]
         wanted = (where or {}).get("character")
-        if wanted in ids and wanted != selected:
+        if wanted in ids and wanted != selected and ctx.loras.for_character(int(wanted)):
             return arrive(wanted)
         return {character: gr.update(choices=choices, value=selected if selected in ids else 0)}
 

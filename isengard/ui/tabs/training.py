@@ -24,6 +24,8 @@ from plugins.families import family_info
 from plugins.training.interface import TrainingParams
 
 UPDATE_SECONDS = 0.5
+TEST_MODE_PRESETS = "Test mode: training is simulated, so any preset runs quickly here."
+NO_CHARACTER = "No character yet: add a person and their photos in the Characters tab first."
 UNET_ONLY = ("train_conv", "conv_rank")  # convolution layers exist in SD 1.5 / SDXL only
 # a guidance input the model sees while training: FLUX.1 / FLUX.2 [dev]
 EMBEDDED_GUIDANCE_ONLY = ("guidance",)
@@ -38,6 +40,8 @@ def render(ctx, shared) -> list:
     models = ctx.catalogue.all()
     default_model = next((m for m in models if m.id == ctx.generation.default_base), models[0])
     first_preset, first_reason = svc.recommend(default_model.id)
+    if ctx.settings.fast_test:
+        first_reason = TEST_MODE_PRESETS
     backends = [
         (p.label or p.name, p.name)
         for p in ctx.registry.of_kind("training")
@@ -57,7 +61,7 @@ def render(ctx, shared) -> list:
                     info="Whose likeness to train. Their photos and captions are used.",
                 )
                 hint_lines["character"] = hint_line("train-character-hint")
-                readiness = gr.HTML(readiness_card(None), elem_id="train-readiness")
+                readiness = gr.HTML(readiness_card(None, empty=NO_CHARACTER), elem_id="train-readiness")
                 base = gr.Dropdown(
                     label="Base model",
                     choices=[model_choice(m) for m in models],
@@ -106,9 +110,11 @@ def render(ctx, shared) -> list:
                     hint_lines["sample_prompts"] = hint_line("train-sample-prompts-hint")
             with gr.Column(scale=6):
                 with gr.Row(elem_classes=["isg-keep-row"]):
-                    start = gr.Button("Train", variant="primary", elem_id="train-start", scale=3)
-                    cancel = gr.Button("Stop", variant="stop", elem_id="train-cancel", scale=1)
-                    resume = gr.Button("Resume", elem_id="train-resume", scale=1)
+                    start = gr.Button(
+                        "Train", variant="primary", elem_id="train-start", scale=3, min_width=90
+                    )
+                    cancel = gr.Button("Stop", variant="stop", elem_id="train-cancel", scale=1, min_width=70)
+                    resume = gr.Button("Resume", elem_id="train-resume", scale=1, min_width=80)
                 hint_lines["start"] = hint_line("train-start-hint")
                 status = gr.HTML(status_html(ctx, None), elem_id="train-status")
                 make_pictures = gr.Button(
@@ -229,7 +235,11 @@ def render(ctx, shared) -> list:
 
     def character_updates(char_id) -> dict:
         if not char_id:
-            return {readiness: readiness_card(None), loras: [], pick_lora: gr.update(choices=[], value=None)}
+            return {
+                readiness: readiness_card(None, empty=NO_CHARACTER),
+                loras: [],
+                pick_lora: gr.update(choices=[], value=None),
+            }
         state, _ = ctx.characters.report(int(char_id))
         return {
             readiness: readiness_card(state),
@@ -266,6 +276,8 @@ def render(ctx, shared) -> list:
     def choose_model(model_id):
         model = ctx.catalogue.get(model_id)
         chosen, reason = svc.recommend(model_id)
+        if ctx.settings.fast_test:
+            reason = TEST_MODE_PRESETS
         choices = [(p.label, p.id) for p in svc.presets_for(model)]
         return {
             model_state: model_facts(model_id),
