@@ -46,12 +46,15 @@ def _request_index(fn: Callable) -> int | None:
     return None
 
 
-def _fail(name: str, exc: Exception, cid: str, started: float, hints: FieldHints | None):
-    """The updates for a failed action: a toast, the hint line beside the field, nothing else touched."""
+def _fail(name: str, exc: Exception, cid: str, started: float, hints: FieldHints | None, raises: bool):
+    """The updates for a failed action: a toast, the hint line beside the field, nothing else touched.
+    An API endpoint (`raises`) answers its client with the error instead."""
     elapsed = round(time.monotonic() - started, 3)
     if isinstance(exc, IsengardError | gr.Error):
         message = str(exc.message if isinstance(exc, gr.Error) else exc)
         event("ui.action.rejected", f"{name}: {message}", level="WARNING", action=name, seconds=elapsed)
+        if raises:
+            raise exc if isinstance(exc, gr.Error) else gr.Error(message, print_exception=False) from exc
         gr.Warning(message)
         field = getattr(exc, "field", None)
         return hints.show(message, field) if hints else gr.skip()
@@ -65,20 +68,23 @@ def _fail(name: str, exc: Exception, cid: str, started: float, hints: FieldHints
         seconds=elapsed,
         traceback=traceback.format_exc()[-4000:],
     )
+    if raises:
+        raise gr.Error(f"Something went wrong ({type(exc).__name__}: {exc}). Reference: {cid}") from exc
     gr.Warning(UNEXPECTED)
     details = f"{type(exc).__name__}: {exc} (reference {cid})"
     return hints.show(UNEXPECTED, None, details) if hints else gr.skip()
 
 
 def ui_action(
-    name: str, *, quiet: bool = False, hints: FieldHints | None = None
+    name: str, *, quiet: bool = False, hints: FieldHints | None = None, raises: bool = False
 ) -> Callable[[Callable], Callable]:
     """Wrap a handler (function or generator) with correlation, logging and friendly errors.
 
     `quiet=True` writes the start/finish lines at DEBUG instead of INFO: for timers that fire every second
     and handlers that run on each keystroke. Every click and choice a person makes is logged at INFO.
     `hints`: the hint lines of the form (they must be among the event's outputs, and the handler returns
-    dicts): a problem fills the line of its field, a success clears them.
+    dicts): a problem fills the line of its field, a success clears them. `raises`: an API endpoint, whose
+    client gets the error (as `gradio_client` expects) instead of a toast.
     """
     level = "DEBUG" if quiet else "INFO"
 
@@ -133,7 +139,7 @@ def ui_action(
                             )
                             return
                         except Exception as exc:
-                            yield _fail(name, exc, cid, started, hints)
+                            yield _fail(name, exc, cid, started, hints, raises)
                             return
                     yield hints.merge(value) if hints else value
 
@@ -148,7 +154,7 @@ def ui_action(
                     try:
                         result = fn(*args, **kwargs)
                     except Exception as exc:
-                        return _fail(name, exc, cid, started, hints)
+                        return _fail(name, exc, cid, started, hints, raises)
                     if hints:
                         result = hints.merge(result)
                     event(

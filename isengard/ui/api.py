@@ -32,7 +32,7 @@ def plain_json(value: Any) -> Any:
 def register(ctx) -> None:
     runner = ctx.runner
 
-    @ui_action("api.generate")
+    @ui_action("api.generate", raises=True)
     def generate(
         prompt: str,
         negative_prompt: str = "",
@@ -68,7 +68,7 @@ def register(ctx) -> None:
         job_id, prepared = ctx.generation.submit(form)
         return plain_json({"job_id": job_id, "seed": prepared.form.seed, "notes": prepared.notes})
 
-    @ui_action("api.job", quiet=True)
+    @ui_action("api.job", quiet=True, raises=True)
     def job(job_id: str) -> dict[str, Any]:
         """A job's record: status, progress, result or error."""
         record = runner.get(job_id)
@@ -76,18 +76,18 @@ def register(ctx) -> None:
             raise gr.Error(f"There is no job {job_id}.")
         return plain_json(record.to_dict())
 
-    @ui_action("api.jobs", quiet=True)
+    @ui_action("api.jobs", quiet=True, raises=True)
     def jobs(limit: int = 20) -> list[dict[str, Any]]:
         """The most recent jobs, newest first."""
         limit = validation.whole_number("limit", limit, 1, 200)
         return plain_json([r.to_dict() for r in runner.list(limit=limit)])
 
-    @ui_action("api.cancel_job")
+    @ui_action("api.cancel_job", raises=True)
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Ask a job to stop (it keeps its last checkpoint)."""
         return {"job_id": job_id, "cancel_requested": runner.cancel(job_id)}
 
-    @ui_action("api.resume_job")
+    @ui_action("api.resume_job", raises=True)
     def resume_job(job_id: str) -> dict[str, Any]:
         """Continue an interrupted or cancelled job from its last checkpoint."""
         runner.resume(job_id)

@@ -39,17 +39,17 @@ def uploaded_file(item: Any) -> tuple[Path | None, str, str | None]:
 def register_loop(ctx, plain_json) -> None:
     chars, training = ctx.characters, ctx.training
 
-    @ui_action("api.characters", quiet=True)
+    @ui_action("api.characters", quiet=True, raises=True)
     def characters() -> list[dict[str, Any]]:
         """Every character with its photo count and trigger word."""
         return plain_json([c.to_dict() for c in chars.list()])
 
-    @ui_action("api.create_character")
+    @ui_action("api.create_character", raises=True)
     def create_character(name: str, trigger_word: str = "", class_word: str = "person") -> dict[str, Any]:
         """Create a character (the trigger word is suggested when empty)."""
         return plain_json(chars.create(name, trigger_word or None, class_word or "person").to_dict())
 
-    @ui_action("api.add_photos")
+    @ui_action("api.add_photos", raises=True)
     def add_photos(character: str, photos: list[Any]) -> dict[str, Any]:
         """Add photos (gradio_client `handle_file(path)` each); every file gets a line: added or why not."""
         if not isinstance(photos, list) or not photos:
@@ -73,12 +73,12 @@ def register_loop(ctx, plain_json) -> None:
             }
         )
 
-    @ui_action("api.check_photos")
+    @ui_action("api.check_photos", raises=True)
     def check_photos(character: str, only_new: bool = False) -> dict[str, Any]:
         """Queue the photo checks (faces, sharpness, duplicates); follow the job with /job."""
         return {"job_id": chars.submit_checks(character, only_new=only_new)}
 
-    @ui_action("api.photo_report")
+    @ui_action("api.photo_report", raises=True)
     def photo_report(character: str) -> dict[str, Any]:
         """The character's photos with their badges and the readiness summary."""
         found = chars.get(character)
@@ -94,7 +94,7 @@ def register_loop(ctx, plain_json) -> None:
         ]
         return plain_json({"character": found.to_dict(), "readiness": ready.to_dict(), "photos": photos})
 
-    @ui_action("api.caption_photos")
+    @ui_action("api.caption_photos", raises=True)
     def caption_photos(
         character: str, captioner: str = "template", template: str = "", keep_edited: bool = True
     ) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def register_loop(ctx, plain_json) -> None:
         )
         return {"job_id": job_id}
 
-    @ui_action("api.train")
+    @ui_action("api.train", raises=True)
     def train(
         character: str,
         base_model: str = "",
@@ -130,7 +130,7 @@ def register_loop(ctx, plain_json) -> None:
         )
         return {"job_id": job_id, "base_model": model, "preset": chosen}
 
-    @ui_action("api.loras", quiet=True)
+    @ui_action("api.loras", quiet=True, raises=True)
     def loras(character: str) -> list[dict[str, Any]]:
         """A character's finished LoRAs, newest first (checkpoints are left out)."""
         found = chars.get(character)

@@ -9,6 +9,7 @@ import time
 
 import gradio as gr
 
+from isengard.errors import InputError
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
 
@@ -89,7 +90,7 @@ def render(ctx) -> None:
     @ui_action("jobs.cancel")
     def panel_cancel(selected: str | None):
         if not selected:
-            raise gr.Error("Pick a job first.")
+            raise InputError("Pick a job first.")
         changed = runner.cancel(selected)
         if not changed:
             gr.Info("That job has already ended.")
@@ -98,7 +99,7 @@ def render(ctx) -> None:
     @ui_action("jobs.resume")
     def panel_resume(selected: str | None):
         if not selected:
-            raise gr.Error("Pick a job first.")
+            raise InputError("Pick a job first.")
         runner.resume(selected)
         gr.Info("Resuming from the last checkpoint.")
         return job_detail(runner.get(selected))

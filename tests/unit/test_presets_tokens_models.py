@@ -34,7 +34,7 @@ def test_every_preset_is_valid_and_has_a_description():
         ("flux", 8.0, "flux-12gb", "may run out of memory"),
         ("sdxl", 10.0, "sdxl-8gb", "largest that fits"),
         ("sd15", 6.0, "sd15", "largest that fits"),
-        ("flux", None, "flux-12gb", "No NVIDIA GPU"),
+        ("flux", None, "flux-12gb", "no graphics card"),
     ],
 )
 def test_preset_is_picked_from_the_gpu_with_a_reason(family, vram, expected, reason):
