@@ -36,6 +36,8 @@ class JobContext:
     # RunContext -------------------------------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
+        if "phase" in fields and fields["phase"] != self._snapshot.get("phase"):
+            self._eta.reset()  # a new phase (download → training) has its own pace
         if isinstance(fields.get("eta_s"), int | float):  # what every reader shows: steady, not jumpy
             fields["eta_raw_s"] = fields["eta_s"]
             fields["eta_s"] = self._eta.update(fields["eta_s"])

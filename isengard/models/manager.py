@@ -123,7 +123,14 @@ class ModelManager:
                 if not self.is_ready(model):
                     say(phase="preparing", message=f"Building {model.label} (first use only)")
                     event("model.tiny_build", f"building {model.id}", model=model.id)
-                build_tiny_base(model.family, folder, progress=lambda m: say(message=m))
+                started = time.monotonic()
+
+                def on_step(step: int, total: int) -> None:
+                    spent = time.monotonic() - started
+                    eta = spent / step * (total - step) + 3 if step else None  # +3 s: saving
+                    say(phase="preparing", step=step, total=total, eta_s=eta)
+
+                build_tiny_base(model.family, folder, progress=lambda m: say(message=m), on_step=on_step)
                 return model.ref(folder, self._weights_hash(folder, model.family))
             if not self.is_ready(model):
                 self.download(model, say)
@@ -158,15 +165,18 @@ class ModelManager:
             if "/" in s.rfilename and s.rfilename.endswith((".safetensors", ".json", ".txt", ".model"))
         )
         done = threading.Event()
+        started = time.monotonic()
 
         def watch() -> None:
             while not done.wait(1.0):
                 have = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+                rate = have / max(1e-6, time.monotonic() - started)
                 say(
                     phase="downloading",
                     step=min(have, total),
                     total=total or None,
-                    message=f"Downloading {model.label}: {have / 1e9:.1f} of {total / 1e9:.1f} GB",
+                    eta_s=(total - have) / rate if rate > 0 and total > have else None,
+                    message=f"Downloading {model.label} (first use only): {have / 1e9:.1f} of {total / 1e9:.1f} GB",
                 )
 
         watcher = threading.Thread(target=watch, daemon=True)

@@ -31,8 +31,11 @@ def is_built(folder: Path) -> bool:
         return False
 
 
-def build_tiny_base(family: str, target: Path, *, vae_steps: int = VAE_STEPS, progress=None) -> Path:
-    """Build (once) the tiny base of `family` into `target`; an existing build is reused."""
+def build_tiny_base(
+    family: str, target: Path, *, vae_steps: int = VAE_STEPS, progress=None, on_step=None
+) -> Path:
+    """Build (once) the tiny base of `family` into `target`; an existing build is reused. `on_step(step,
+    total)` hears how far the VAE pre-training (most of the time) has got."""
     target = Path(target)
     if is_built(target):
         return target
@@ -46,7 +49,13 @@ def build_tiny_base(family: str, target: Path, *, vae_steps: int = VAE_STEPS, pr
     say = progress or (lambda message: None)
     say(f"Building the tiny {family} model (its VAE trains for {vae_steps} steps)")
     builder = importlib.import_module(f"isengard.tiny.{family}")
-    pipe = builder.build(vae_steps)
+    from isengard.tiny.vae import ON_STEP
+
+    token = ON_STEP.set(on_step)
+    try:
+        pipe = builder.build(vae_steps)
+    finally:
+        ON_STEP.reset(token)
     say(f"Saving the tiny {family} model")
     pipe.save_pretrained(tmp)
     if hasattr(builder, "write_extras"):

@@ -11,10 +11,13 @@ Three kinds: ``kl`` (AutoencoderKL: SD 1.5, SDXL, FLUX.1, Z-Image), ``flux2`` (A
 
 from __future__ import annotations
 
+import contextvars
 import copy
 
 RESOLUTION = 64
 _CACHE: dict = {}
+# Who hears how far the pre-training is (`(step, total)`): the studio shows the first-use build's progress.
+ON_STEP: contextvars.ContextVar = contextvars.ContextVar("isengard_tiny_vae_step", default=None)
 
 
 def synthetic_batch(generator, size: int = 32, batch: int = 8):
@@ -100,7 +103,10 @@ def _train(kind: str, latent_channels: int, steps: int, shift: bool):
     optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.15)
     vae.train()
-    for _ in range(steps):
+    report = ON_STEP.get()
+    for index in range(steps):
+        if report is not None and index % 10 == 0:
+            report(index, steps)
         images = synthetic_batch(generator)
         posterior = encode(images)
         recon = decode(posterior.mode())

@@ -41,7 +41,8 @@ def job_line(job: JobRecord, what: str | None = None) -> str:
     """'Training Ada — in progress · step 40 of 1,000 · about 6 min left'."""
     parts = [f"{html.escape(what or job.title)} — {STATUS_WORDS.get(job.status, job.status)}"]
     step, total = job.progress.get("step"), job.progress.get("total")
-    if step is not None and total and not job.terminal:
+    preparing = job.progress.get("phase") in ("preparing", "downloading")  # the bar shows it; no "steps"
+    if step is not None and total and not job.terminal and not preparing:
         parts.append(f"step {step:,} of {total:,}")
     elif job.status == "succeeded" and total and job.kind == "train":
         parts.append(f"{total:,} steps")

@@ -10,10 +10,14 @@ import re
 import threading
 from pathlib import Path
 
-from plugins.base import Availability, PluginSettings, RunContext, missing_packages
+from plugins.base import Availability, PluginError, PluginSettings, RunContext, missing_packages
 from plugins.captioning.interface import Captioner, CaptionRequest, CaptionResult
 
 DEFAULT_SOURCE = "Salesforce/blip-image-captioning-base"
+OFFLINE = (
+    "The BLIP captioner could not be downloaded: this computer seems to be offline (or the Hugging Face "
+    "hub is unreachable). The simple template captioner needs no download."
+)
 _SUBJECT = re.compile(r"\b(a|an|the)\s+(woman|man|person|girl|boy|lady|guy|child|kid|baby|dog|cat)\b", re.I)
 
 
@@ -58,14 +62,24 @@ class BlipCaptioner(Captioner):
                 import torch
                 from transformers import BlipForConditionalGeneration, BlipProcessor
 
-                ctx.progress(message=f"Loading the captioning model ({self.source})")
+                where = "" if self._local else " (about 1 GB to download on first use)"
+                ctx.progress(phase="preparing", message=f"Loading the captioning model{where}")
                 ctx.log("caption.model_load", f"loading {self.source}", source=self.source)
                 cache = Path(self.settings.data_dir) / "models" / "captioners"
                 kwargs = {} if self._local else {"cache_dir": str(cache), "token": self.settings.hf_token}
                 device = "cuda" if torch.cuda.is_available() else "cpu"
                 dtype = torch.float16 if device == "cuda" else torch.float32
-                self._processor = BlipProcessor.from_pretrained(self.source, **kwargs)
-                self._model = BlipForConditionalGeneration.from_pretrained(self.source, dtype=dtype, **kwargs)
+                try:
+                    processor = BlipProcessor.from_pretrained(self.source, **kwargs)
+                    model = BlipForConditionalGeneration.from_pretrained(self.source, dtype=dtype, **kwargs)
+                except OSError as exc:  # transformers' answer to "not cached and cannot download"
+                    ctx.log("caption.model_unavailable", f"{self.source}: {exc}", source=self.source)
+                    if self._local:
+                        raise PluginError(
+                            f"The captioning model in {self.source} could not be read: {exc}"
+                        ) from exc
+                    raise PluginError(OFFLINE, code="offline") from exc
+                self._processor, self._model = processor, model
                 self._model.to(device).eval()
             return self._model, self._processor
 

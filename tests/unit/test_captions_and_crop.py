@@ -32,3 +32,27 @@ def test_crop_box_is_square_inside_and_around_the_face():
     box = face_crop_box(500, 500, (0, 0, 300, 300))
     assert box[0] == 0 and box[1] == 0 and box[2] == 500 and box[3] == 500
     assert face_crop_box(1000, 600, (400, 100, 100, 100), aspect=0.8)[2:] != (0, 0)
+
+
+def test_blip_that_cannot_download_says_so_in_a_sentence(tmp_path, monkeypatch):
+    """Offline (the tests run with HF_HUB_OFFLINE=1) and nothing cached: one sentence that offers the
+    template captioner, not transformers' OSError."""
+    import pytest
+
+    from plugins.base import PluginError, PluginSettings, SimpleRunContext
+    from plugins.captioning.blip import BlipCaptioner
+    from plugins.captioning.interface import CaptionRequest
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    plugin = BlipCaptioner(
+        PluginSettings(mode="production", data_dir=tmp_path), source="Salesforce/not-cached-here"
+    )
+    assert plugin.availability().ok  # it would download on first use
+    image = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32)).save(image)
+    with pytest.raises(PluginError) as failed:
+        plugin.run(CaptionRequest(images=[image], trigger_word="zxq"), SimpleRunContext())
+    assert failed.value.code == "offline"
+    assert "template captioner needs no download" in str(failed.value)

@@ -127,6 +127,9 @@ def render(ctx, shared) -> list:
                     )
                     caption_btn = gr.Button("Caption all", elem_id="char-caption-all", interactive=False)
                 actions_hint = hint_line("char-actions-hint")
+                caption_fallback = gr.Button(
+                    "Caption with the simple template instead", visible=False, elem_id="char-caption-fallback"
+                )
                 with gr.Group(elem_id="char-photo-box", visible=False) as photo_box:
                     detail = gr.HTML(photo_detail(None, None), elem_id="char-detail")
                     caption = gr.Textbox(
@@ -359,7 +362,16 @@ def render(ctx, shared) -> list:
 
     @ui_action("characters.caption_all", hints=action_hints)
     def caption_all(char_id, captioner_name):
-        yield from run_job(svc.submit_captions(need_character(char_id), captioner=captioner_name), char_id)
+        job = svc.submit_captions(need_character(char_id), captioner=captioner_name)
+        yield {caption_fallback: gr.update(visible=False)}
+        yield from run_job(job, char_id)
+        failed = ctx.runner.get(job).status == "failed" and captioner_name != "template"
+        yield {caption_fallback: gr.update(visible=failed)}  # e.g. the model could not be downloaded
+
+    @ui_action("characters.caption_template", hints=action_hints)
+    def caption_with_template(char_id):
+        yield {captioner: "template", caption_fallback: gr.update(visible=False)}
+        yield from run_job(svc.submit_captions(need_character(char_id), captioner="template"), char_id)
 
     @ui_action("characters.autocrop", hints=action_hints)
     def autocrop(char_id):
@@ -500,7 +512,12 @@ def render(ctx, shared) -> list:
     )
     job_outputs = [*panel_outputs, job_status, *action_hints.components]
     check_btn.click(check, inputs=[pick], outputs=job_outputs, **private)
-    caption_btn.click(caption_all, inputs=[pick, captioner], outputs=job_outputs, **private)
+    caption_btn.click(
+        caption_all, inputs=[pick, captioner], outputs=[*job_outputs, caption_fallback], **private
+    )
+    caption_fallback.click(
+        caption_with_template, inputs=[pick], outputs=[*job_outputs, caption_fallback, captioner], **private
+    )
     crop_btn.click(autocrop, inputs=[pick], outputs=job_outputs, **private)
     photos.select(
         select_photo,
