@@ -39,6 +39,14 @@ from plugins.families import FAMILY_LABELS
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
+SAMPLER_WORDS = {
+    "default": "The model's own (best for most)",
+    "euler": "Euler — simple and steady",
+    "euler_a": "Euler ancestral — more variety",
+    "dpmpp_2m": "DPM++ 2M — sharp in fewer steps",
+    "dpmpp_2m_karras": "DPM++ 2M Karras — smooth detail",
+    "ddim": "DDIM — classic, repeatable",
+}
 NONE = "(none)"
 
 
@@ -215,10 +223,10 @@ def render(ctx, shared) -> list:
                 with gr.Row():
                     scheduler = gr.Dropdown(
                         label="Sampler",
-                        choices=list(SCHEDULERS),
+                        choices=[(SAMPLER_WORDS.get(name, name), name) for name in SCHEDULERS],
                         value="default",
                         elem_id="gen-scheduler",
-                        info="The denoising method; 'default' is the model's own.",
+                        info="How the picture is worked out from noise. The model's own suits most pictures.",
                     )
                     backend = gr.Dropdown(
                         label="Backend",
