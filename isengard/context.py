@@ -12,6 +12,7 @@ from typing import Any
 from isengard.characters.service import CharacterService
 from isengard.device import DeviceInfo, detect_device
 from isengard.evaluation.evaluate_job import EvaluationService
+from isengard.generation.gallery import PictureGallery
 from isengard.generation.options import load_generation_config
 from isengard.generation.service import GenerationService
 from isengard.jobs import JobRunner
@@ -25,6 +26,7 @@ from isengard.settings import PROJECT_ROOT, Settings
 from isengard.storage.backup import DailyBackups, make_backup
 from isengard.storage.db import Database
 from isengard.storage.recover import refuse_empty_database_beside_data
+from isengard.training.library import LoraLibrary
 from isengard.training.service import TrainingService
 from isengard.training.store import LoraStore
 from plugins.base import PluginRegistry, PluginSettings
@@ -47,6 +49,8 @@ class AppContext:
     evaluation: EvaluationService
     extras: dict[str, Any] = field(default_factory=dict)
     backups: DailyBackups | None = None
+    library: LoraLibrary | None = None  # the LoRA library the studio shows (names, notes, model cards)
+    gallery: PictureGallery | None = None  # every picture made, with favourites
 
     @property
     def device(self) -> DeviceInfo:
@@ -178,6 +182,8 @@ def bootstrap(
         training,
         evaluation,
     )
+    ctx.library = LoraLibrary(loras, runner, catalogue, training)
+    ctx.gallery = PictureGallery(db, paths, generation)
     if start_runner:
         runner.start()
     if backups:

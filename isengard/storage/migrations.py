@@ -161,4 +161,15 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        7,
+        "favourite pictures",
+        """
+        CREATE TABLE picture_marks (
+            path TEXT PRIMARY KEY,
+            favourite INTEGER NOT NULL DEFAULT 0,
+            updated_at REAL NOT NULL
+        );
+        """,
+    ),
 ]

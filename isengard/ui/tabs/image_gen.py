@@ -14,6 +14,8 @@ from isengard.errors import InputError, IsengardError
 from isengard.generation.metadata import settings_from_png
 from isengard.generation.service import GenerateForm
 from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
+from isengard.generation.styles import PACK_COUNT, load_packs, pack
+from isengard.generation.styles import render as render_style
 from isengard.jobs import JobRecord
 from isengard.ui.actions import ui_action
 from isengard.ui.hints import FieldHints, hint_line
@@ -39,6 +41,7 @@ from plugins.families import FAMILY_LABELS
 from plugins.image.interface import SCHEDULERS
 
 EXTRA_LORAS = 2
+OWN_PROMPT = "(my own prompt)"
 SAMPLER_WORDS = {
     "default": "The model's own (best for most)",
     "euler": "Euler — simple and steady",
@@ -114,6 +117,19 @@ def render(ctx, shared) -> list:
                     info="Describe the picture you want. Keep the trigger word in it.",
                 )
                 prompt_hint = hint_line("gen-prompt-hint")
+                with gr.Row(elem_classes=["isg-keep-row"], equal_height=True):
+                    style = gr.Dropdown(
+                        label="Or pick a style",
+                        choices=[(OWN_PROMPT, "")] + [(p.label, p.id) for p in load_packs()],
+                        value="",
+                        elem_id="gen-style",
+                        info="A ready-made picture idea with your person in it.",
+                        scale=3,
+                        min_width=160,
+                    )
+                    style_go = gr.Button(
+                        f"Make {PACK_COUNT} in this style", elem_id="gen-style-go", scale=2, min_width=120
+                    )
                 negative = gr.Textbox(
                     label="Negative prompt",
                     lines=1,
@@ -477,6 +493,33 @@ def render(ctx, shared) -> list:
             licence_html(model),
         )
 
+    def styled(style_id, char_id, model_id, backend_name) -> dict:
+        """The form values a style pack sets for this person and model."""
+        chosen = pack(style_id)
+        model = service.model_for(service.backend(backend_name), model_id)
+        person = ctx.characters.get(int(char_id)) if char_id else None
+        text = render_style(
+            chosen,
+            model.family,
+            person.trigger_word if person else None,
+            person.class_word if person else None,
+        )
+        return {prompt: text.prompt, negative: text.negative, aspect: text.shape}
+
+    @ui_action("image.choose_style", hints=go_hints)
+    def choose_style(style_id, char_id, model_id, backend_name):
+        if not style_id:
+            return {}
+        return styled(style_id, char_id, model_id, backend_name)
+
+    @ui_action("image.make_in_style", hints=go_hints)
+    def make_in_style(data):
+        if not data[style]:
+            raise InputError("Pick a style first (or write your own prompt and press Generate).", field="go")
+        values = styled(data[style], data[character], data[base], data[backend])
+        data = dict(data) | values | {count: PACK_COUNT}
+        return start(data) | values | {count: PACK_COUNT}
+
     @ui_action("image.generate", hints=go_hints)
     def start(data):
         new_id, prepared = service.submit(_form(data))
@@ -696,6 +739,30 @@ def render(ctx, shared) -> list:
         **private,
     )
     stop.click(cancel, inputs=[job_id], **private)
+    style.input(
+        choose_style,
+        inputs=[style, character, base, backend],
+        outputs=[prompt, negative, aspect, *go_hints.components],
+        **private,
+    )
+    style_go.click(
+        make_in_style,
+        inputs={*inputs, style},
+        outputs=[
+            job_id,
+            follow_key,
+            prompt,
+            negative,
+            aspect,
+            count,
+            gallery,
+            seeds,
+            status,
+            *go_hints.components,
+        ],
+        cancels=[follow_event],
+        **private,
+    )
     go_first.click(go_before_training, inputs=[job_id], outputs=[go_first, *go_hints.components], **private)
     history_table.select(
         select_history, inputs=[history_ids], outputs=[picked, picked_text, gallery], **private
