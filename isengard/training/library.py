@@ -180,7 +180,12 @@ class LoraLibrary:
         names = [f"sample_{i + 1}{p.suffix}" for i, p in enumerate(chosen)]
         card = self.model_card(record.id, names)
         stem = record.path.stem
-        target = Path(folder) / f"{stem}.zip"
+        import hashlib
+
+        key = hashlib.sha256(f"{card}{record.path.stat().st_mtime_ns}{names}".encode()).hexdigest()[:10]
+        target = Path(folder) / f"{stem}-{key}.zip"
+        if target.exists():  # the same file and card: the zip made before
+            return target
 
         def write(tmp: Path) -> None:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:

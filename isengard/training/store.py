@@ -229,7 +229,8 @@ class LoraStore:
             raise InputError(str(exc)) from None
         if info.family is None:
             raise InputError(
-                f"Could not tell which model family {source.name} is for (FLUX, SDXL or SD 1.5)."
+                f"Could not tell which model family {source.name} is for from its contents: Isengard reads "
+                "LoRAs for FLUX.1, FLUX.2, Z-Image, Qwen-Image, SDXL and SD 1.5."
             )
         stem = safe_component(name or source.stem, fallback="lora")
         digest = file_sha256(source)

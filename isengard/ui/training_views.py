@@ -76,20 +76,3 @@ def loss_frame(ctx, job_id: str):
 def samples(ctx, job_id: str, newest: int = 6):
     items = ctx.training.samples(job_id)[-newest:]
     return [(path, f"step {step:,}") for step, path in reversed(items)]
-
-
-def lora_rows(ctx, char_id) -> list[list[str]]:
-    if not char_id:
-        return []
-    labels = {m.id: m.label for m in ctx.catalogue.all()}
-    rows = []
-    for rec in ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint")):
-        rows.append(
-            [
-                rec.name,
-                "finished" if rec.kind == "final" else f"checkpoint at step {rec.step:,}",
-                labels.get(rec.base_model, rec.base_model),
-                time.strftime("%d %b %Y %H:%M", time.localtime(rec.created_at)),
-            ]
-        )
-    return rows

@@ -54,7 +54,8 @@ def test_the_likeness_curve_and_using_the_recommended_checkpoint(browser, likene
         expect(page.get_by_text("Image Gen now uses step 15 for this character.")).to_be_visible()
 
         # the report of one file, later, from the LoRA list: its score, its probes, the JSON to download
-        page.locator("#train-pick-lora input").click()
+        page.locator("#train-checkpoints").get_by_text("Checkpoints").click()
+        page.locator("#train-pick-checkpoint input").click()
         page.get_by_role("option").filter(has_text="step 15").first.click()
         expect(page.locator("#train-lora-likeness")).to_contain_text("This file (step 15):")
         expect(page.locator("#train-lora-likeness")).to_contain_text("Recommended: step 15")
@@ -65,7 +66,7 @@ def test_the_likeness_curve_and_using_the_recommended_checkpoint(browser, likene
         # "Measure likeness" draws the probes with the picked file through the image backend (fast-test
         # placeholders here: no face) and shows that file's new report
         page.locator("#train-pick-lora input").click()
-        page.get_by_role("option").filter(has_text="final").first.click()
+        page.get_by_role("option").filter(has_text="20 steps").first.click()
         page.click("#train-measure")
         expect(page.locator("#train-lora-likeness")).to_contain_text(
             "This file (step 20): no face found", timeout=60_000

@@ -10,16 +10,15 @@ import gradio as gr
 
 from isengard.errors import InputError
 from isengard.jobs import JobRecord
-from isengard.ui import params_form
+from isengard.ui import lora_library, params_form
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.hints import FieldHints, hint_line
-from isengard.ui.job_views import progress_html
-from isengard.ui.likeness_views import likeness_html, lora_report, recommended_file, thumbnails_html
+from isengard.ui.likeness_views import likeness_html, recommended_file
 from isengard.ui.model_views import licence_html, model_choice
 from isengard.ui.plugin_status import status_html as plugin_status_html
 from isengard.ui.shared import Arrival, remembered
-from isengard.ui.training_views import character_name, log_tail, lora_rows, loss_frame, samples, status_html
+from isengard.ui.training_views import character_name, log_tail, loss_frame, samples, status_html
 from plugins.families import family_info
 from plugins.training.interface import TrainingParams
 
@@ -142,29 +141,7 @@ def render(ctx, shared) -> list:
                     log = gr.Textbox(
                         label="Log", lines=8, max_lines=8, interactive=False, elem_id="train-log"
                     )
-        with gr.Accordion("Trained LoRAs", open=True, elem_id="train-loras-box"):
-            loras = gr.Dataframe(
-                headers=["LoRA", "Kind", "Base model", "Created"],
-                interactive=False,
-                wrap=True,
-                elem_id="train-loras",
-            )
-            with gr.Row():
-                pick_lora = gr.Dropdown(
-                    label="LoRA file",
-                    choices=[],
-                    elem_id="train-pick-lora",
-                    scale=3,
-                    info="Pick a LoRA to download it (it also works in ComfyUI and A1111).",
-                )
-                download = gr.DownloadButton("Download", elem_id="train-download", scale=1)
-                measure = gr.Button("Measure likeness", elem_id="train-measure", scale=1)
-            hint_lines["lora"] = hint_line("train-lora-hint")
-            lora_likeness = gr.HTML("", elem_id="train-lora-likeness")
-            lora_probes = gr.HTML("", elem_id="train-lora-probes")
-            report_file = gr.DownloadButton(
-                "Download the likeness report (JSON)", visible=False, elem_id="train-lora-report"
-            )
+        library = lora_library.build(ctx, shared)
 
     params = {**simple, **advanced}
     names = list(params)
@@ -186,17 +163,6 @@ def render(ctx, shared) -> list:
     def preset_values(preset_id: str) -> list:
         values = svc.preset(preset_id).training_params()
         return [getattr(values, name) for name in names]
-
-    def lora_choices(char_id):
-        if not char_id:
-            return gr.update(choices=[], value=None)
-        records = ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint"))
-        finished = [
-            r for r in records if r.kind == "final"
-        ]  # a checkpoint of a running training: never preselected
-        return gr.update(
-            choices=[(r.label, r.id) for r in records], value=finished[0].id if finished else None
-        )
 
     def family_fields(model_id: str) -> dict:
         """Settings that do nothing for the chosen model's family are hidden."""
@@ -237,15 +203,10 @@ def render(ctx, shared) -> list:
         if not char_id:
             return {
                 readiness: readiness_card(None, empty=NO_CHARACTER),
-                loras: [],
-                pick_lora: gr.update(choices=[], value=None),
+                library.pick: lora_library.choices(ctx, None),
             }
         state, _ = ctx.characters.report(int(char_id))
-        return {
-            readiness: readiness_card(state),
-            loras: lora_rows(ctx, char_id),
-            pick_lora: lora_choices(char_id),
-        }
+        return {readiness: readiness_card(state), library.pick: lora_library.choices(ctx, char_id)}
 
     def character_choices():
         return [(c.name, c.id) for c in ctx.characters.list()]
@@ -327,7 +288,7 @@ def render(ctx, shared) -> list:
         job = ctx.runner.get(current)
         if job and job.params.get("character_id"):
             char_id = job.params["character_id"]
-            yield view(job) | {loras: lora_rows(ctx, char_id), pick_lora: lora_choices(char_id)}
+            yield view(job) | {library.pick: lora_library.choices(ctx, char_id)}
 
     @ui_action("training.cancel", hints=start_hints)
     def cancel_training(current):
@@ -365,46 +326,6 @@ def render(ctx, shared) -> list:
         step = job.result["recommendation"]["step"]
         gr.Info(f"Image Gen now uses step {step:,} for this character.")
 
-    @ui_action("training.pick_lora")
-    def pick(lora_id):
-        if not lora_id:
-            return gr.update(value=None), "", "", gr.update(visible=False)
-        html_text, pictures, report_path = lora_report(ctx, lora_id)
-        return (
-            gr.update(value=str(ctx.loras.get(int(lora_id)).path)),
-            html_text,
-            thumbnails_html(pictures),
-            gr.update(value=report_path, visible=bool(report_path)),
-        )
-
-    lora_hints = FieldHints({"lora": hint_lines["lora"]}, default="lora")
-
-    @ui_action("training.measure", hints=lora_hints)
-    def measure_likeness(lora_id):
-        if not lora_id:
-            raise InputError("Pick a LoRA file first.")
-        record = ctx.loras.get(int(lora_id))
-        if not record.character_id:
-            raise InputError("This LoRA belongs to no character, so there is no one to compare it with.")
-        measuring = ctx.evaluation.submit(record.character_id, lora=str(record.path))
-        for job, _ in ctx.runner.follow(measuring, poll=0.3):
-            if not job.terminal:
-                note = job.progress.get("message") or "Measuring the likeness"
-                yield {lora_likeness: f'<div class="isg-muted">{html.escape(note)}…</div>', lora_probes: ""}
-        job = ctx.runner.get(measuring)
-        if job.status != "succeeded":
-            yield {
-                lora_likeness: progress_html(job, what="Measuring the likeness"),
-                lora_probes: "",
-            }
-            return
-        html_text, pictures, report_path = lora_report(ctx, lora_id)
-        yield {
-            lora_likeness: html_text,
-            lora_probes: thumbnails_html(pictures),
-            report_file: gr.update(value=report_path, visible=bool(report_path)),
-        }
-
     @ui_action("training.page_load")
     def on_load(where):
         choices = character_choices()
@@ -435,7 +356,7 @@ def render(ctx, shared) -> list:
     character.change(
         choose_character,
         inputs=[character, shared.where],
-        outputs=[readiness, loras, pick_lora, shared.where],
+        outputs=[readiness, library.pick, shared.where],
         show_progress="hidden",
         **private,
     )
@@ -451,8 +372,7 @@ def render(ctx, shared) -> list:
         use_checkpoint,
         samples_view,
         log,
-        loras,
-        pick_lora,
+        library.pick,
     ]
     follow_event = follow_key.change(
         follow,
@@ -479,15 +399,6 @@ def render(ctx, shared) -> list:
         cancels=[follow_event],
         **private,
     )
-    pick_lora.change(
-        pick, inputs=[pick_lora], outputs=[download, lora_likeness, lora_probes, report_file], **private
-    )
-    measure.click(
-        measure_likeness,
-        inputs=[pick_lora],
-        outputs=[lora_likeness, lora_probes, report_file, *lora_hints.components],
-        **private,
-    )
     backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
     tab.select(
         refresh_characters, inputs=[shared.where], outputs=[character], show_progress="hidden", **private
@@ -505,7 +416,7 @@ def render(ctx, shared) -> list:
         )
 
     shared.later(wire_next_step)
-    load_outputs = [character, readiness, loras, pick_lora, job_id, follow_key, model_state, *family_outputs]
+    load_outputs = [character, readiness, library.pick, job_id, follow_key, model_state, *family_outputs]
     return [(on_load, [shared.where], load_outputs)]
 
 
