@@ -4,7 +4,6 @@ of a generation (per picture, and its place in line behind a training)."""
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 
 import gradio as gr
@@ -14,30 +13,6 @@ from isengard.evaluation.badges import badge_text
 from isengard.jobs import JobRecord
 from isengard.ui.activity import describe, minutes
 from isengard.ui.job_views import progress_html
-
-HISTORY_HEADERS = ["When", "Prompt", "Model", "LoRAs", "Seeds"]
-
-
-def history(ctx) -> tuple:
-    """(the table, the generation id of each row): the ids stay out of sight."""
-    import pandas as pd
-
-    labels = {m.id: m.label for m in ctx.catalogue.all()}
-    rows, ids = [], []
-    for gen in ctx.generation.history(limit=50):
-        p = gen["params"]
-        loras = ", ".join(f"{lo.get('name')} ({lo.get('strength'):g})" for lo in p.get("loras", [])) or "—"
-        rows.append(
-            [
-                time.strftime("%d %b %H:%M", time.localtime(gen["created_at"])),
-                gen["prompt"][:70],
-                labels.get(gen["base_model"], gen["base_model"]),
-                loras,
-                ", ".join(str(i["seed"]) for i in gen["images"]),
-            ]
-        )
-        ids.append(gen["id"])
-    return pd.DataFrame(rows, columns=HISTORY_HEADERS), ids
 
 
 def gallery_items(ctx, images: list[dict], character_id) -> list[tuple[str, str]]:

@@ -160,13 +160,32 @@ def test_newcomer_goes_from_an_empty_studio_to_pictures(browser, empty_studio, t
     expect(page.locator("#gen-gallery img")).to_have_count(1, timeout=60_000)
     expect(page.locator("#gen-prompt-hint")).to_be_hidden()
 
+    # A style pack: pick it, and "make 8 in this style" makes 8 pictures with her trigger word in each.
+    trigger = prompt.input_value().split(",")[0]
+    page.locator("#gen-style input").click()
+    page.get_by_role("option", name="Professional headshot").click()
+    expect(prompt).to_have_value(re.compile(f"headshot of {trigger} person"))
+    page.click("#gen-style-go")
+    expect(page.locator("#gen-gallery img")).to_have_count(8, timeout=60_000)
+    expect(page.locator("#gen-count input[type=number]")).to_have_value("8")
+    page.locator("#gen-filter-person input").click()
+    page.get_by_role("option", name="Ada Lovelace").click()
+    cards = page.locator("#gen-pictures button.thumbnail-item")
+    expect(cards).to_have_count(9)
+    captions = page.locator("#gen-pictures").inner_text()
+    assert captions.count(f"headshot of {trigger} person") == 8
+    cards.first.click()
+    page.click("#gen-delete")
+    expect(cards).to_have_count(8)
+    _screenshot(page, "guided-style-1400")
+
     # A PNG without settings: a sentence beside the PNG box, nothing else changes.
     plain = tmp_path / "plain.png"
     Image.new("RGB", (64, 64), (200, 30, 30)).save(plain)
     page.locator("#gen-load-png input[type=file]").set_input_files(str(plain))
     expect(page.locator("#gen-load-png-hint")).to_contain_text("carries no settings")
     assert error_badges(page) == []
-    expect(prompt).to_have_value(re.compile("garden"))
+    expect(prompt).to_have_value(re.compile("headshot"))  # nothing else changed
     assert_plain(page, studio, job_ids=[job_id])
     _screenshot(page, "guided-image-1400")
 

@@ -21,18 +21,36 @@ def test_generate_history_reuse_and_load_from_png(page, studio):
     expect(page.locator("#gen-seeds")).to_contain_text("Seeds: 4242")
     page.shot("image_gen")
 
-    cell = page.locator("#gen-history").get_by_text("a lighthouse at dusk").filter(visible=True).first
-    cell.wait_for()
+    # the gallery: newest first; click a picture, reuse its settings (the count too)
+    first = page.locator("#gen-pictures button.thumbnail-item").first
+    first.wait_for()
     page.locator("#gen-prompt textarea").fill("something else")
     seed.fill("1")
-    cell.click()
-    expect(page.locator("#gen-history-note")).to_contain_text("Selected: “a lighthouse at dusk”")
+    first.click()
+    expect(page.locator("#gen-picked")).to_contain_text("a lighthouse at dusk")
     page.click("#gen-reuse")
     page.wait_for_function(
         "() => document.querySelector('#gen-prompt textarea').value === 'a lighthouse at dusk'"
     )
     expect(page.locator("#gen-seed input")).to_have_value("4242")
     expect(page.locator("[data-testid=toast-body]").filter(has_text="Loaded the settings")).to_be_visible()
+
+    # favourite it, show only favourites, and download those as a zip
+    page.click("#gen-favourite")
+    expect(page.locator("#gen-favourite")).to_have_text("☆ Not a favourite")
+    page.locator("#gen-filter-favourites input").check()
+    expect(page.locator("#gen-pictures button.thumbnail-item")).to_have_count(1)
+    expect(page.locator("#gen-pictures")).to_contain_text("★ a lighthouse at dusk")
+    page.click("#gen-zip")
+    expect(page.locator("#gen-zip-file")).to_be_visible()
+    with page.expect_download() as got:
+        page.click("#gen-zip-file")
+    import zipfile
+
+    with zipfile.ZipFile(got.value.path()) as archive:
+        assert len(archive.namelist()) == 1 and archive.namelist()[0].endswith(".png")
+    page.locator("#gen-filter-favourites input").uncheck()
+    page.shot("image_gen_gallery")
 
     from isengard.generation.metadata import read_png_text
 

@@ -58,7 +58,7 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         expect(page.locator("#train-status")).to_contain_text("done · 30 steps")
         page.locator("#train-details").get_by_text("Details: loss curve and log").click()
         expect(page.locator("#train-log textarea")).to_have_value(re.compile("status: succeeded"))
-        expect(page.locator("#train-loras")).to_contain_text("prod_person")
+        expect(page.locator("#lib-card")).to_contain_text("Prod Person — ")
         page.shot("training_production")
 
         page.get_by_role("tab", name="Image Gen").click()
@@ -71,7 +71,7 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         page.locator("#gen-character input").click()
         page.get_by_role("option", name="Prod Person").click()
         page.wait_for_function(
-            "() => document.querySelector('#gen-lora input').value.includes('prod_person')"
+            "() => document.querySelector('#gen-lora input').value.includes('Prod Person')"
         )
         page.locator("#gen-prompt textarea").fill("portrait in a garden")
         seed = page.locator("#gen-seed input")
@@ -137,7 +137,7 @@ def test_z_image_turbo_trains_and_generates_with_its_licence_shown(browser, prod
         page.click("#train-start")
         page.wait_for_selector("#train-done", timeout=180_000)
         expect(page.locator("#train-status")).to_contain_text("done · 20 steps")
-        expect(page.locator("#train-loras")).to_contain_text("zed_person")
+        expect(page.locator("#lib-card")).to_contain_text("Zed Person — ")
         page.shot("training_zimage_turbo")
 
         page.get_by_role("tab", name="Image Gen").click()
@@ -149,7 +149,7 @@ def test_z_image_turbo_trains_and_generates_with_its_licence_shown(browser, prod
         expect(page.locator("#gen-guidance input[type=number]")).to_have_value("0")
         page.locator("#gen-character input").click()
         page.get_by_role("option", name="Zed Person").click()
-        page.wait_for_function("() => document.querySelector('#gen-lora input').value.includes('zed_person')")
+        page.wait_for_function("() => document.querySelector('#gen-lora input').value.includes('Zed Person')")
         page.locator("#gen-prompt textarea").fill("portrait in a garden")
         page.click("#gen-go")
         page.wait_for_selector("#gen-status .isg-progress[data-status=succeeded]", timeout=180_000)

@@ -3,7 +3,6 @@ a gallery, the history of every generation, "reuse settings" and "load settings 
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from pathlib import Path
@@ -17,12 +16,11 @@ from isengard.generation.sizes import ASPECTS, aspect_size, family_factor
 from isengard.generation.styles import PACK_COUNT, load_packs, pack
 from isengard.generation.styles import render as render_style
 from isengard.jobs import JobRecord
+from isengard.ui import picture_gallery
 from isengard.ui.actions import ui_action
 from isengard.ui.hints import FieldHints, hint_line
 from isengard.ui.image_views import (
-    HISTORY_HEADERS,
     gallery_items,
-    history,
     preview_update,
     status_html,
     waiting_for,
@@ -82,7 +80,6 @@ def render(ctx, shared) -> list:
     with gr.Tab("Image Gen", id="image", elem_id="tab-image") as tab:
         job_id = gr.Textbox(visible=False, elem_id="gen-job-id")
         follow_key = gr.Textbox(visible=False, elem_id="gen-follow-key")
-        history_ids = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=5, min_width=340):
                 with gr.Row():
@@ -289,22 +286,7 @@ def render(ctx, shared) -> list:
                 height=140,
             )
             load_png_hint = hint_line("gen-load-png-hint")
-        with gr.Accordion(
-            "History — every picture you made, with its settings", open=True, elem_id="gen-history-box"
-        ):
-            history_table = gr.Dataframe(
-                headers=HISTORY_HEADERS,
-                interactive=False,
-                wrap=True,
-                elem_id="gen-history",
-            )
-            with gr.Row():
-                reuse = gr.Button("Reuse these settings", elem_id="gen-reuse")
-                picked = gr.Textbox(visible=False, elem_id="gen-history-picked")
-                picked_text = gr.Markdown(
-                    "Click a row to see its pictures, then reuse its settings.", elem_id="gen-history-note"
-                )
-            reuse_hint = hint_line("gen-reuse-hint")
+        pics = picture_gallery.build(ctx)
 
     extra_inputs = [c for pair in extras for c in pair]
     inputs = {
@@ -347,7 +329,7 @@ def render(ctx, shared) -> list:
             records = ctx.loras.for_character(int(char_id), kinds=("final", "checkpoint"))
         else:
             records = ctx.loras.all(kinds=("final", "imported", "checkpoint"))
-        choices = [(NONE, "")] + [(r.label, str(r.path)) for r in records]
+        choices = [(NONE, "")] + [(ctx.library.label(r), str(r.path)) for r in records]
         if not char_id:
             return choices, ""
         chosen, _ = ctx.loras.preferred_for_character(int(char_id))
@@ -355,7 +337,8 @@ def render(ctx, shared) -> list:
 
     def all_lora_choices() -> list:
         return [(NONE, "")] + [
-            (r.label, str(r.path)) for r in ctx.loras.all(kinds=("final", "imported", "checkpoint"))
+            (ctx.library.label(r), str(r.path))
+            for r in ctx.loras.all(kinds=("final", "imported", "checkpoint"))
         ]
 
     def character_choices() -> list:
@@ -425,7 +408,7 @@ def render(ctx, shared) -> list:
     )
     png_hints = FieldHints({"png": load_png_hint}, default="png")
     lora_file_hints = FieldHints({"file": upload_lora_hint}, default="file")
-    reuse_hints = FieldHints({"reuse": reuse_hint}, default="reuse")
+    reuse_hints = pics.hints
 
     @ui_action("image.pick_character")
     def pick_character(char_id, current_prompt, current_base, where):
@@ -535,7 +518,7 @@ def render(ctx, shared) -> list:
         }
 
     @ui_action("image.follow")
-    def follow(key):
+    def follow(key, person_id=None, only_favourites=False):
         current = (key or "").rsplit("@", 1)[0]
         if not current:
             yield {}  # nothing to follow: leave every output as it is
@@ -552,8 +535,7 @@ def render(ctx, shared) -> list:
         if job.status == "succeeded" and job.result:
             images = gallery_items(ctx, job.result["images"], job.params.get("form", {}).get("character_id"))
             seed_text = "Seeds: " + ", ".join(str(i["seed"]) for i in job.result["images"])
-            table, ids = history(ctx)
-            yield view(job) | {gallery: images, seeds: seed_text, history_table: table, history_ids: ids}
+            yield view(job) | {gallery: images, seeds: seed_text} | pics.refresh(person_id, only_favourites)
         else:
             yield view(job)
 
@@ -625,31 +607,23 @@ def render(ctx, shared) -> list:
         return out
 
     @ui_action("image.reuse", hints=reuse_hints)
-    def reuse_settings(selected):
-        if not selected:
-            raise InputError("Click a row of the history first.")
-        params = ctx.generation.get(selected)["params"]
+    def reuse_settings(path):
+        if not path:
+            raise InputError("Click a picture first.")
+        picture = next((p for p in ctx.gallery.pictures(limit=2000) if str(p.path) == path), None)
+        if picture is None:
+            raise InputError("That picture is not in the gallery any more.")
+        params = ctx.generation.get(picture.generation_id)["params"]
         values = fill(params)
+        if picture.seed is not None:
+            values[seed] = picture.seed  # this very picture, even when it was the 3rd of 4
         shown = (params.get("prompt") or "")[:40]
         many = int(params.get("count") or 1)
         gr.Info(
-            f"Loaded the settings of “{shown}” ({many} picture{'s' if many != 1 else ''}). Press Generate."
+            f"Loaded the settings of “{shown}” (seed {picture.seed}; it was made as {many} "
+            f"picture{'s' if many != 1 else ''}). Press Generate."
         )
         return values
-
-    @ui_action("image.history_select")
-    def select_history(ids, evt: gr.SelectData):
-        row = evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
-        if row is None or not ids or row >= len(ids):
-            return gr.skip()
-        gen = ctx.generation.get(ids[row])
-        existing = [i for i in gen["images"] if Path(i["path"]).exists()]
-        note = f"Selected: “{html.escape(gen['prompt'][:60])}” — press Reuse to load its settings."
-        return {
-            picked: gen["id"],
-            picked_text: note,
-            gallery: gallery_items(ctx, existing, gen.get("character_id")),
-        }
 
     @ui_action("image.load_png", hints=png_hints)
     def load_settings(file):
@@ -685,14 +659,12 @@ def render(ctx, shared) -> list:
         active = [j for j in ctx.runner.list(limit=20, kinds=("generate",)) if not j.terminal]
         key = f"{active[0].id}@{time.time()}" if active else ""
         choices = all_lora_choices()
-        table, ids = history(ctx)
         with_lora = [c.id for c in ctx.characters.list() if ctx.loras.for_character(c.id)]
         start_on = remembered(where, with_lora)  # Image Gen starts on the person, when they have a LoRA
         out = {
             character: gr.update(choices=character_choices()),
             lora: gr.update(choices=choices),
-            history_table: table,
-            history_ids: ids,
+            **pics.refresh(picture_gallery.EVERYONE, False),
             job_id: active[0].id if active else gr.update(),
             follow_key: key or gr.update(),
             **{box: gr.update(choices=choices) for box, _ in extras},
@@ -711,7 +683,7 @@ def render(ctx, shared) -> list:
         return {character: gr.update(choices=choices, value=selected if selected in ids else 0)}
 
     private = {"api_visibility": "private"}
-    follow_outputs = [status, preview, gallery, seeds, history_table, history_ids, go_first]
+    follow_outputs = [status, preview, gallery, seeds, go_first, *pics.outputs]
     base.change(
         model_defaults, inputs=[base, backend], outputs=[steps, guidance, negative, licence], **private
     )
@@ -725,7 +697,7 @@ def render(ctx, shared) -> list:
     lora.input(choose_lora, inputs=[lora, base], outputs=[base], **private)
     follow_event = follow_key.change(
         follow,
-        inputs=[follow_key],
+        inputs=[follow_key, pics.person, pics.favourites],
         outputs=follow_outputs,
         concurrency_limit=None,
         show_progress="hidden",
@@ -764,10 +736,9 @@ def render(ctx, shared) -> list:
         **private,
     )
     go_first.click(go_before_training, inputs=[job_id], outputs=[go_first, *go_hints.components], **private)
-    history_table.select(
-        select_history, inputs=[history_ids], outputs=[picked, picked_text, gallery], **private
+    pics.reuse.click(
+        reuse_settings, inputs=[pics.picked], outputs=[*form_outputs, *reuse_hints.components], **private
     )
-    reuse.click(reuse_settings, inputs=[picked], outputs=[*form_outputs, *reuse_hints.components], **private)
     load_png.upload(
         load_settings, inputs=[load_png], outputs=[*form_outputs, load_png, *png_hints.components], **private
     )
@@ -789,8 +760,7 @@ def render(ctx, shared) -> list:
         lora,
         prompt,
         base,
-        history_table,
-        history_ids,
+        *pics.outputs,
         job_id,
         follow_key,
         *[b for b, _ in extras],
