@@ -80,6 +80,7 @@ class DatasetJobsMixin:
 
         photos = self.photos(params["character_id"])
         cropped = skipped = 0
+        switched: list[int] = []  # photos that now train on their crop (and did not before): what Undo resets
         for index, photo in enumerate(photos, 1):
             ctx.check_cancelled()
             box = (photo.checks or {}).get("face_box")
@@ -97,10 +98,28 @@ class DatasetJobsMixin:
                 )
                 self.db.execute("UPDATE photos SET crop_file=?, use_crop=1 WHERE id=?", (crop_name, photo.id))
                 cropped += 1
+                if not photo.use_crop:
+                    switched.append(photo.id)
             ctx.progress(step=index, total=len(photos))
         self.write_manifest(params["character_id"])
         ctx.log("dataset.cropped", f"{cropped} photo(s) cropped, {skipped} without a face left as they are")
-        return {"cropped": cropped, "skipped": skipped}
+        return {"cropped": cropped, "skipped": skipped, "switched": switched}
+
+    def undo_autocrop(self, photo_ids: list[int]) -> int:
+        """Back to the originals for the photos an auto-crop switched (the crops are kept for later)."""
+        changed = 0
+        for photo_id in photo_ids:
+            try:
+                photo = self.photo(int(photo_id))
+            except InputError:
+                continue  # removed meanwhile
+            if photo.use_crop:
+                self.db.execute("UPDATE photos SET use_crop=0 WHERE id=?", (photo.id,))
+                changed += 1
+                character_id = photo.character_id
+        if changed:
+            self.write_manifest(character_id)
+        return changed
 
     def set_use_crop(self, photo_id: int, use: bool) -> Photo:
         photo = self.photo(photo_id)

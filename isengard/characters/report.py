@@ -14,6 +14,8 @@ RECOMMENDED_MIN, RECOMMENDED_MAX = 10, 30
 BLURRY_BELOW = 40.0
 SMALL_FACE_BELOW = 0.02
 DEFAULT_TRAINING_RESOLUTION = 1024
+LOW_RES_SHARE = 0.5  # "smaller than the training size" only when well below it: upscaling a little is fine
+REMOVABLE = ("no_face", "different_person", "near_duplicate", "blurry")  # a suggestion can remove these
 
 
 @dataclass
@@ -50,6 +52,16 @@ class PhotoReport:
 
 
 @dataclass
+class Suggestion:
+    """One piece of advice about the set, naming the photos it concerns (the UI can select them)."""
+
+    code: str
+    text: str
+    photo_ids: list[int]
+    removable: bool = False  # "Remove these 2" makes sense (not for "add more photos")
+
+
+@dataclass
 class Readiness:
     status: str  # "not_ready" | "needs_attention" | "ready"
     headline: str
@@ -59,6 +71,7 @@ class Readiness:
     unchecked_count: int
     fixes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    suggestions: list[Suggestion] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,13 +99,13 @@ def photo_flags(
     if metrics.get("sharpness", 999) < BLURRY_BELOW:
         flags.append(Flag("blurry", "warn", "looks blurry", "Replace it with a sharper photo."))
     short = min(metrics.get("width", 0), metrics.get("height", 0))
-    if short and short < training_resolution:
+    if short and short < training_resolution * LOW_RES_SHARE:
         flags.append(
             Flag(
                 "low_res",
                 "info",
-                f"{short}px < {training_resolution}px training size",
-                "Larger photos give sharper results; this one will be upscaled.",
+                f"small: {short}px (training uses {training_resolution}px)",
+                "Larger photos give sharper results; this one will be upscaled a lot.",
             )
         )
     if metrics.get("near_duplicate_of"):
@@ -100,7 +113,7 @@ def photo_flags(
             Flag(
                 "near_duplicate",
                 "warn",
-                f"almost the same as photo #{metrics['near_duplicate_of']}",
+                "almost the same as another photo",
                 "Keep the better of the two; duplicates teach nothing new.",
             )
         )
@@ -164,9 +177,16 @@ def readiness(
         "low_res": "Photos smaller than the training size work, but larger ones give sharper results.",
         "unchecked": "Run “Check photos” to check the new photos.",
     }
+    suggestions = [Suggestion("count", fix, []) for fix in fixes]
     for code, text in advice.items():
         if counts.get(code):
             fixes.append(f"{text} ({counts[code]} photo{'s' if counts[code] > 1 else ''})")
+            ids = [pid for pid, r in reports.items() if any(f.code == code for f in r.flags)]
+            if code == "near_duplicate":  # keep one of each pair: only the later photo is suggested
+                ids = [
+                    pid for pid in ids if photo_metrics[pid] and photo_metrics[pid].get("near_duplicate_of")
+                ]
+            suggestions.append(Suggestion(code, text, sorted(ids), removable=code in REMOVABLE))
     good = count - len(warned)
     if unchecked:
         status, headline = (
@@ -178,4 +198,6 @@ def readiness(
     else:
         status = "ready"
         headline = f"Ready to train: {good} of {count} photos look good."
-    return Readiness(status, headline, count, good, len(warned), unchecked, fixes, counts), reports
+    return Readiness(
+        status, headline, count, good, len(warned), unchecked, fixes, counts, suggestions
+    ), reports

@@ -22,6 +22,7 @@ from isengard.characters.dataset_jobs import DatasetJobsMixin
 from isengard.characters.manifest import write_manifest
 from isengard.characters.photos import PhotosMixin
 from isengard.characters.records import AddResult, Character, Photo  # noqa: F401
+from isengard.characters.trash import TrashMixin
 from isengard.characters.uploads import MAX_FILE_MB
 from isengard.errors import InputError
 from isengard.jobs import JobRunner
@@ -33,7 +34,7 @@ from plugins.base import PluginRegistry
 from plugins.training.interface import DatasetItem
 
 
-class CharacterService(PhotosMixin, CaptionsMixin, DatasetJobsMixin):
+class CharacterService(PhotosMixin, TrashMixin, CaptionsMixin, DatasetJobsMixin):
     """Characters and their names; photos, captions and dataset jobs come from the mixins beside it."""
 
     def __init__(

@@ -133,8 +133,8 @@ def test_autocrop_keeps_the_original(app_ctx, svc, tmp_path):
     svc.add_photos(character.id, [(big, "wide.jpg")])
     app_ctx.runner.wait(svc.submit_checks(character.id), timeout=60)
     job = app_ctx.runner.wait(svc.submit_autocrop(character.id), timeout=60)
-    assert job.result == {"cropped": 1, "skipped": 0}
     photo = svc.photos(character.id)[0]
+    assert job.result == {"cropped": 1, "skipped": 0, "switched": [photo.id]}
     assert photo.use_crop and photo.crop_path.exists() and photo.path.exists()
     with Image.open(photo.crop_path) as crop:
         assert crop.width == crop.height and crop.width < 900

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import time
 
 import gradio as gr
 
 from isengard.characters.naming import CLASS_WORDS
 from isengard.errors import InputError
+from isengard.ui import photo_review
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import (
     avatar,
@@ -114,6 +116,9 @@ def render(ctx, shared) -> list:
                     elem_id="char-photos",
                     visible=False,
                 )
+                review = photo_review.build_selection()
+                removal: dict = {}  # filled once the panel exists: what "Remove these" does
+                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
                 with gr.Row():
                     check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
                     crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
@@ -132,6 +137,22 @@ def render(ctx, shared) -> list:
                 )
                 with gr.Group(elem_id="char-photo-box", visible=False) as photo_box:
                     detail = gr.HTML(photo_detail(None, None), elem_id="char-detail")
+                    with gr.Row(elem_classes=["isg-keep-row"]):
+                        original_view = gr.Image(
+                            label="Original",
+                            interactive=False,
+                            height=220,
+                            buttons=[],
+                            elem_id="char-original",
+                        )
+                        crop_view = gr.Image(
+                            label="Cropped to the face",
+                            interactive=False,
+                            height=220,
+                            buttons=[],
+                            visible=False,
+                            elem_id="char-crop-view",
+                        )
                     caption = gr.Textbox(
                         label="Caption",
                         lines=2,
@@ -153,6 +174,7 @@ def render(ctx, shared) -> list:
                         remove_photo = gr.Button(
                             "Remove photo", variant="stop", elem_id="char-remove-photo", interactive=False
                         )
+                photo_review.captions_view(ctx, review, pick)
                 with gr.Accordion(
                     "Edit character", open=False, elem_id="char-edit", visible=bool(existing)
                 ) as edit_box:
@@ -204,6 +226,10 @@ def render(ctx, shared) -> list:
         edit_box,
         delete_box,
         photo_box,
+        original_view,
+        crop_view,
+        review.selected,
+        review.refresh,
     ]
     list_outputs = [cards, card_ids, pick, welcome_box, new_box]
     create_hints = FieldHints(
@@ -225,6 +251,8 @@ def render(ctx, shared) -> list:
             photo_pick: None,
             save_caption: gr.update(interactive=False),
             remove_photo: gr.update(interactive=False),
+            original_view: None,
+            crop_view: gr.update(value=None, visible=False),
         }
 
     def panel(char_id) -> dict:
@@ -272,6 +300,8 @@ def render(ctx, shared) -> list:
             caption_btn: gr.update(interactive=bool(items)),
             edit_box: gr.update(visible=True),
             delete_box: gr.update(visible=True),
+            review.selected: photo_review.selection_choices(svc, character.id),
+            review.refresh: time.time(),  # the suggestions and the captions list are drawn again
         } | no_photo()
 
     def lists(selected=None) -> dict:
@@ -375,7 +405,26 @@ def render(ctx, shared) -> list:
 
     @ui_action("characters.autocrop", hints=action_hints)
     def autocrop(char_id):
-        yield from run_job(svc.submit_autocrop(need_character(char_id)), char_id)
+        job_id = svc.submit_autocrop(need_character(char_id))
+        yield from run_job(job_id, char_id)
+        job = ctx.runner.get(job_id)
+        if job.status != "succeeded" or not job.result:
+            return
+        done, left = job.result["cropped"], job.result["skipped"]
+        text = f"Cropped {count(done, 'photo')} to the face"
+        text += (
+            f"; {count(left, 'photo')} without a face {'was' if left == 1 else 'were'} left as {'it is' if left == 1 else 'they are'}."
+            if left
+            else "."
+        )
+        switched = job.result.get("switched") or []
+        shown, html_text = photo_review.undo_offer(text)
+        yield {
+            review.undo_box: shown if switched else gr.update(visible=False),
+            review.undo_text: html_text,
+            review.undo_token: {"kind": "crop", "ids": switched} if switched else None,
+            job_status: f'<div class="isg-ok" id="char-crop-result">{html.escape(text)}</div>',
+        }
 
     @ui_action("characters.select_photo")
     def select_photo(char_id, ids, evt: gr.SelectData):
@@ -390,7 +439,12 @@ def render(ctx, shared) -> list:
             use_crop: gr.update(value=photo.use_crop, interactive=True),
             save_caption: gr.update(interactive=True),
             remove_photo: gr.update(interactive=True),
-            caption_hint: "",
+            caption_hint: gr.update(value="", visible=False),
+            original_view: str(photo.path),
+            crop_view: gr.update(
+                value=str(photo.crop_path) if photo.crop_path and photo.crop_path.exists() else None,
+                visible=bool(photo.crop_path and photo.crop_path.exists()),
+            ),
         }
 
     @ui_action("characters.save_caption", hints=caption_hints)
@@ -422,12 +476,10 @@ def render(ctx, shared) -> list:
         return photo_detail(photo, svc.report(int(char_id))[1].get(photo.id))
 
     @ui_action("characters.remove_photo", hints=caption_hints)
-    def remove(char_id, photo_id):
+    def remove(char_id, photo_id, refresh):
         if not photo_id:
             raise InputError("Click a photo first.", field="caption")
-        svc.remove_photo(int(photo_id))
-        gr.Info("Photo removed.")
-        return panel(char_id) | lists(int(char_id))
+        return removal["removed"](char_id, [int(photo_id)], refresh)
 
     @ui_action("characters.rename", hints=rename_hints)
     def rename(char_id, new):
@@ -518,11 +570,16 @@ def render(ctx, shared) -> list:
     caption_fallback.click(
         caption_with_template, inputs=[pick], outputs=[*job_outputs, caption_fallback, captioner], **private
     )
-    crop_btn.click(autocrop, inputs=[pick], outputs=job_outputs, **private)
+    crop_btn.click(
+        autocrop,
+        inputs=[pick],
+        outputs=[*job_outputs, review.undo_box, review.undo_text, review.undo_token],
+        **private,
+    )
     photos.select(
         select_photo,
         inputs=[pick, photo_ids],
-        outputs=[photo_pick, detail, *photo_controls, caption_hint],
+        outputs=[photo_pick, detail, *photo_controls, caption_hint, original_view, crop_view],
         **private,
     )
     save_caption.click(
@@ -532,11 +589,21 @@ def render(ctx, shared) -> list:
         **private,
     )
     use_crop.input(toggle_crop, inputs=[pick, photo_pick, use_crop], outputs=[detail], **private)
+    review_wiring = photo_review.wire(
+        ctx, review, pick, panel, panel_outputs, lists, list_outputs, caption_hints
+    )
+    removal["removed"] = review_wiring["removed"]
+
+    def wire_remove_these(button, ids) -> None:
+        @ui_action("characters.remove_suggested", hints=caption_hints)
+        def remove_these(char_id, refresh):
+            return removal["removed"](char_id, ids, refresh)
+
+        button.click(remove_these, inputs=[pick, review.refresh], outputs=review_wiring["outputs"], **private)
+
+    removal["wire"] = wire_remove_these
     remove_photo.click(
-        remove,
-        inputs=[pick, photo_pick],
-        outputs=[*panel_outputs, *list_outputs, *caption_hints.components],
-        **private,
+        remove, inputs=[pick, photo_pick, review.refresh], outputs=review_wiring["outputs"], **private
     )
     rename_btn.click(
         rename,
