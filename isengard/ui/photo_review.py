@@ -26,17 +26,22 @@ class Review:
 
 
 def build_selection() -> Review:
+    """The undo line and the state (call where the undo line belongs); `build_select_box` adds the
+    "Select several photos" box later in the layout."""
     with gr.Row(
         visible=False, elem_id="char-undo-box", elem_classes=["isg-keep-row"], equal_height=True
     ) as undo_box:
         undo_text = gr.HTML("", elem_id="char-undo-text")
         undo = gr.Button("Undo", elem_id="char-undo", scale=0, min_width=90)
+    return Review(None, None, undo_box, undo_text, undo, gr.State(None), gr.State(0))
+
+
+def build_select_box(review: Review) -> None:
     with gr.Accordion("Select several photos", open=False, elem_id="char-select-box"):
-        selected = gr.CheckboxGroup(label="Selected photos", choices=[], elem_id="char-selected")
-        remove_selected = gr.Button(
+        review.selected = gr.CheckboxGroup(label="Selected photos", choices=[], elem_id="char-selected")
+        review.remove_selected = gr.Button(
             "Remove the selected photos", variant="stop", elem_id="char-remove-selected"
         )
-    return Review(selected, remove_selected, undo_box, undo_text, undo, gr.State(None), gr.State(0))
 
 
 def selection_choices(svc, char_id) -> dict:
@@ -139,7 +144,7 @@ def suggestions(ctx, review: Review, pick, remove_ids) -> None:
                         key=f"select-{item.code}",
                         elem_classes=["isg-suggest-select"],
                         scale=0,
-                        min_width=100,
+                        min_width=120,
                     )
                     remove = gr.Button(
                         f"Remove {'it' if n == 1 else f'these {n}'}",
@@ -147,7 +152,7 @@ def suggestions(ctx, review: Review, pick, remove_ids) -> None:
                         variant="stop",
                         elem_classes=["isg-suggest-remove"],
                         scale=0,
-                        min_width=100,
+                        min_width=120,
                     )
                 select.click(lambda ids=item.photo_ids: gr.update(value=ids), outputs=[review.selected])
                 remove_ids(remove, item.photo_ids)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from pathlib import Path
 
 from isengard.jobs import JobRecord
 from isengard.ui.job_views import details_html, progress_html
@@ -73,6 +74,35 @@ def loss_frame(ctx, job_id: str):
     return pd.DataFrame({"step": [s for s, _ in curve], "loss": [v for _, v in curve]})
 
 
-def samples(ctx, job_id: str, newest: int = 6):
-    items = ctx.training.samples(job_id)[-newest:]
-    return [(path, f"step {step:,}") for step, path in reversed(items)]
+def sample_steps(ctx, job_id: str | None) -> list[int]:
+    """The steps at which a training made samples, in order (the timeline's stops)."""
+    if not job_id:
+        return []
+    return sorted({step for step, path in ctx.training.samples(job_id) if Path(path).exists()})
+
+
+def samples_at(ctx, job_id: str | None, step: int | None):
+    if not job_id or step is None:
+        return []
+    return [
+        (path, f"step {s:,}") for s, path in ctx.training.samples(job_id) if s == step and Path(path).exists()
+    ]
+
+
+def timeline(ctx, job_id: str | None, index: int | None = None) -> tuple[dict, list, str]:
+    """(slider update, the pictures at the chosen stop, its caption); the newest stop when `index` is None."""
+    import gradio as gr
+
+    stops = sample_steps(ctx, job_id)
+    if not stops:
+        return gr.update(maximum=1, value=0, interactive=False), [], "No samples yet."
+    chosen = len(stops) - 1 if index is None else max(0, min(int(index), len(stops) - 1))
+    step = stops[chosen]
+    note = f"Step {step:,} — sample {chosen + 1} of {len(stops)}. Slide to watch the face appear."
+    return (
+        gr.update(
+            minimum=0, maximum=max(1, len(stops) - 1), value=chosen, step=1, interactive=len(stops) > 1
+        ),
+        samples_at(ctx, job_id, step),
+        note,
+    )

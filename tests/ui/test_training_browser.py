@@ -36,6 +36,11 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     every.fill("20")
     every.press("Tab")
     expect(every).to_have_value("20")
+    samples_every = page.locator("#param-sample_every input")
+    samples_every.fill("20")
+    samples_every.press("Tab")
+    prompts = page.locator("#train-sample-prompts textarea")
+    expect(prompts).to_have_value(re.compile(r"^a close-up portrait photo of \w+, a person"))  # the defaults
     page.click("#train-start")
     page.wait_for_selector("#train-step", timeout=30_000)
     page.wait_for_selector("#train-samples img", timeout=30_000)
@@ -48,6 +53,14 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     expect(card).to_contain_text("60 steps")
     expect(card).to_contain_text("Trigger word")
     expect(page.locator("#train-loss")).to_have_count(1)
+    # the timeline: samples by step, the newest shown; slide back to the first stop
+    note = page.locator("#train-timeline-note")
+    expect(note).to_contain_text("Step 60 — sample 3 of 3")
+    slider = page.locator("#train-timeline-slider input[type=range]")
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(note).to_contain_text("Step 20 — sample 1 of 3")
+    expect(page.locator("#train-samples img")).not_to_have_count(0)
     page.shot("training")
 
     # the library: the checkpoints fold under the LoRA; rename it, then delete it (saying what goes)

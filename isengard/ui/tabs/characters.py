@@ -111,7 +111,7 @@ def render(ctx, shared) -> list:
                 photos = gr.Gallery(
                     label="Photos — click one to see its checks and edit its caption",
                     columns=5,
-                    height=360,
+                    height="auto",
                     allow_preview=False,
                     elem_id="char-photos",
                     visible=False,
@@ -119,6 +119,7 @@ def render(ctx, shared) -> list:
                 review = photo_review.build_selection()
                 removal: dict = {}  # filled once the panel exists: what "Remove these" does
                 photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
+                photo_review.build_select_box(review)
                 with gr.Row():
                     check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
                     crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
@@ -251,7 +252,7 @@ def render(ctx, shared) -> list:
             photo_pick: None,
             save_caption: gr.update(interactive=False),
             remove_photo: gr.update(interactive=False),
-            original_view: None,
+            original_view: gr.update(value=None, visible=False),
             crop_view: gr.update(value=None, visible=False),
         }
 
@@ -440,7 +441,7 @@ def render(ctx, shared) -> list:
             save_caption: gr.update(interactive=True),
             remove_photo: gr.update(interactive=True),
             caption_hint: gr.update(value="", visible=False),
-            original_view: str(photo.path),
+            original_view: gr.update(value=str(photo.path), visible=True),
             crop_view: gr.update(
                 value=str(photo.crop_path) if photo.crop_path and photo.crop_path.exists() else None,
                 visible=bool(photo.crop_path and photo.crop_path.exists()),

@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from isengard.errors import InputError
+from isengard.evaluation.probes import probe_prompts
 from isengard.jobs import JobRecord
 from isengard.ui import lora_library, params_form
 from isengard.ui.actions import ui_action
@@ -18,7 +19,7 @@ from isengard.ui.likeness_views import likeness_html, recommended_file
 from isengard.ui.model_views import licence_html, model_choice
 from isengard.ui.plugin_status import status_html as plugin_status_html
 from isengard.ui.shared import Arrival, remembered
-from isengard.ui.training_views import character_name, log_tail, loss_frame, samples, status_html
+from isengard.ui.training_views import character_name, log_tail, loss_frame, status_html, timeline
 from plugins.families import family_info
 from plugins.training.interface import TrainingParams
 
@@ -99,13 +100,17 @@ def render(ctx, shared) -> list:
                     )
                     sample_prompts = gr.Textbox(
                         label="Sample prompts",
-                        lines=3,
+                        lines=5,
                         elem_id="train-sample-prompts",
                         placeholder="Empty: five standard framings (close-up, half body, three-quarter view, "
                         "other light, full body).",
-                        info="One per line, each with the trigger word. The samples are also how the likeness "
-                        "is measured, so keep the person in them.",
+                        info="What the samples show, one per line, each with the trigger word. Filled with five "
+                        "standard framings; write your own if you like. The samples are also how the likeness is "
+                        "measured, so keep the person in them.",
                     )
+                    prompts_shown = gr.State(
+                        ""
+                    )  # the defaults last filled in (replaced when the person changes)
                     hint_lines["sample_prompts"] = hint_line("train-sample-prompts-hint")
             with gr.Column(scale=6):
                 with gr.Row(elem_classes=["isg-keep-row"]):
@@ -123,13 +128,26 @@ def render(ctx, shared) -> list:
                 use_checkpoint = gr.Button(
                     "Use this checkpoint in Image Gen", visible=False, elem_id="train-use-checkpoint"
                 )
-                samples_view = gr.Gallery(
-                    label="Newest samples (fixed seeds: watch the face appear)",
-                    columns=3,
-                    height=300,
-                    allow_preview=True,
-                    elem_id="train-samples",
-                )
+                with gr.Group(elem_id="train-timeline"):
+                    timeline_job = gr.State(None)  # whose samples the timeline shows
+                    timeline_slider = gr.Slider(
+                        0,
+                        1,
+                        value=0,
+                        step=1,
+                        label="Samples along the way",
+                        elem_id="train-timeline-slider",
+                        interactive=False,
+                        info="Fixed seeds, the same prompts at every stop: the face appears as it learns.",
+                    )
+                    timeline_note = gr.Markdown("No samples yet.", elem_id="train-timeline-note")
+                    samples_view = gr.Gallery(
+                        columns=3,
+                        height="auto",
+                        allow_preview=True,
+                        elem_id="train-samples",
+                        show_label=False,
+                    )
                 with gr.Accordion("Details: loss curve and log", open=False, elem_id="train-details"):
                     loss_plot = gr.LinePlot(
                         x="step",
@@ -195,9 +213,13 @@ def render(ctx, shared) -> list:
             loss_plot: loss_frame(ctx, job.id),
             likeness_box: likeness_html(ctx, job),
             use_checkpoint: gr.update(visible=bool(recommended_file(job))),
-            samples_view: samples(ctx, job.id),
+            **timeline_view(job.id),
             log: log_tail(ctx, job.id),
         }
+
+    def timeline_view(job_id, index=None) -> dict:
+        slider, pictures, note = timeline(ctx, job_id, index)
+        return {timeline_job: job_id, timeline_slider: slider, samples_view: pictures, timeline_note: note}
 
     def character_updates(char_id) -> dict:
         if not char_id:
@@ -228,10 +250,31 @@ def render(ctx, shared) -> list:
     shared.arrivals["training"] = Arrival([character, job_id, follow_key], arrive)
     start_hints = FieldHints(hint_lines, default="start")
 
+    def default_prompts(char_id) -> str:
+        if not char_id:
+            return ""
+        person = ctx.characters.get(int(char_id))
+        return "\n".join(probe_prompts(person.trigger_word, person.class_word))
+
     @ui_action("training.choose_character")
-    def choose_character(char_id, where):
+    def choose_character(char_id, where, prompts_now, prompts_before):
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
-        return character_updates(char_id) | {shared.where: place}
+        out = character_updates(char_id) | {shared.where: place}
+        if (prompts_now or "").strip() in ("", (prompts_before or "").strip()):  # never over the person's own
+            fresh = default_prompts(char_id)
+            out |= {sample_prompts: fresh, prompts_shown: fresh}
+        return out
+
+    @ui_action("training.timeline", quiet=True)
+    def slide(job, index):
+        return timeline_view(job, index)
+
+    @ui_action("training.lora_timeline")
+    def lora_timeline(lora_id):
+        record = ctx.loras.get(int(lora_id)) if lora_id else None
+        if record is None or not record.job_id:
+            return gr.skip()
+        return timeline_view(record.job_id)
 
     @ui_action("training.choose_model")
     def choose_model(model_id):
@@ -258,6 +301,8 @@ def render(ctx, shared) -> list:
             raise InputError("Pick a character first (create one in the Characters tab).", field="character")
         overrides = params_form.coerce(TrainingParams, {name: data[params[name]] for name in names})
         own_prompts = [line.strip() for line in (data[sample_prompts] or "").splitlines() if line.strip()]
+        if own_prompts == default_prompts(data[character]).splitlines():
+            own_prompts = []  # the standard five, as filled in: the trainer's own probe set
         try:
             new_id = svc.submit(
                 int(data[character]),
@@ -355,8 +400,8 @@ def render(ctx, shared) -> list:
     family_outputs = [params[n] for n in names if n in (*UNET_ONLY, *EMBEDDED_GUIDANCE_ONLY)]
     character.change(
         choose_character,
-        inputs=[character, shared.where],
-        outputs=[readiness, library.pick, shared.where],
+        inputs=[character, shared.where, sample_prompts, prompts_shown],
+        outputs=[readiness, library.pick, shared.where, sample_prompts, prompts_shown],
         show_progress="hidden",
         **private,
     )
@@ -370,7 +415,10 @@ def render(ctx, shared) -> list:
         loss_plot,
         likeness_box,
         use_checkpoint,
+        timeline_job,
+        timeline_slider,
         samples_view,
+        timeline_note,
         log,
         library.pick,
     ]
@@ -399,6 +447,9 @@ def render(ctx, shared) -> list:
         cancels=[follow_event],
         **private,
     )
+    timeline_parts = [timeline_job, timeline_slider, samples_view, timeline_note]
+    timeline_slider.input(slide, inputs=[timeline_job, timeline_slider], outputs=timeline_parts, **private)
+    library.pick.change(lora_timeline, inputs=[library.pick], outputs=timeline_parts, **private)
     backend.input(lambda name: _backend_html(ctx, name), inputs=[backend], outputs=[backend_state], **private)
     tab.select(
         refresh_characters, inputs=[shared.where], outputs=[character], show_progress="hidden", **private
