@@ -91,3 +91,40 @@ def remove_upload_copies(paths, uploaded: list[str]) -> int:
             with contextlib.suppress(OSError):
                 copy.parent.rmdir()  # Gradio keeps each upload in a folder of its own
     return removed
+
+
+RING = {"ok": (22, 163, 74), "info": (22, 163, 74), "warn": (217, 119, 6), "bad": (220, 38, 38)}
+PROBLEMS = ("no_face", "different_person")  # a red ring: the photo may hurt the likeness
+
+
+def ring_severity(report: PhotoReport | None) -> str:
+    if report is None or any(f.code == "unchecked" for f in report.flags):
+        return "none"
+    if any(f.code in PROBLEMS for f in report.flags):
+        return "bad"
+    return report.worst
+
+
+def ringed_thumbnail(photo, report: PhotoReport | None, folder, size: int = 256):
+    """A square thumbnail with a coloured ring — green good, amber warning, red problem — made once per
+    photo, state and crop choice (cached in `folder`; written atomically)."""
+    from pathlib import Path
+
+    from PIL import ImageOps
+
+    from isengard.storage.files import atomic_save
+
+    severity = ring_severity(report)
+    source = Path(photo.training_path)
+    target = Path(folder) / f"{photo.id}-{photo.sha256[:10]}-{source.stem[-8:]}-{severity}.jpg"
+    if target.exists():
+        return target
+    try:
+        with Image.open(source) as opened:
+            image = ImageOps.fit(ImageOps.exif_transpose(opened).convert("RGB"), (size, size))
+    except OSError:
+        return source  # unreadable just now: the file itself, without a ring
+    if severity in RING:
+        width = max(6, size // 28)
+        ImageDraw.Draw(image).rectangle((0, 0, size - 1, size - 1), outline=RING[severity], width=width)
+    return atomic_save(target, lambda tmp: image.save(tmp, format="JPEG", quality=88))

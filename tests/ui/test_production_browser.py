@@ -50,6 +50,14 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         page.wait_for_function(
             "() => document.querySelector('#train-preset input').value.includes('Tiny test model')"
         )
+        # settings that do nothing here are not shown: no simulated trainer outside test mode, no conv
+        # layers for FLUX
+        page.locator("#train-advanced").get_by_text("Advanced settings").click()
+        expect(page.locator("#param-train_conv")).to_be_hidden()
+        expect(page.locator("#param-guidance")).to_be_visible()
+        page.locator("#train-backend input").click()
+        expect(page.get_by_role("option").filter(has_text="Mock")).to_have_count(0)
+        page.keyboard.press("Escape")
         steps = page.locator("#param-steps input")
         steps.fill("30")
         steps.press("Tab")

@@ -63,6 +63,17 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     expect(page.locator("#train-samples img")).not_to_have_count(0)
     page.shot("training")
 
+    # download with the model card: the LoRA, a README naming the trigger word and base, the samples
+    with page.expect_download() as got:
+        page.click("#train-download-card")
+    import zipfile
+
+    with zipfile.ZipFile(got.value.path()) as archive:
+        names = archive.namelist()
+        readme = archive.read(next(n for n in names if n.endswith("README.md"))).decode()
+    assert any(n.endswith(".safetensors") for n in names) and any("/samples/" in n for n in names)
+    assert "Trigger word" in readme and "Licence of the base model" in readme
+
     # the library: the checkpoints fold under the LoRA; rename it, then delete it (saying what goes)
     page.locator("#train-checkpoints").get_by_text("Checkpoints").click()
     page.locator("#train-pick-checkpoint input").click()

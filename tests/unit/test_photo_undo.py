@@ -59,3 +59,24 @@ def test_autocrop_says_what_it_switched_and_undo_restores_the_originals(ada):
     assert ctx.characters.undo_autocrop(switched) == len(switched)
     assert not any(ctx.characters.photo(i).use_crop for i in switched)
     assert all(ctx.characters.photo(i).crop_path.exists() for i in switched)  # the crops stay for later
+
+
+def test_thumbnails_wear_a_ring_of_their_state(ada, tmp_path):
+    from PIL import Image
+
+    from isengard.ui.character_views import RING, ringed_thumbnail
+
+    ctx, character = ada
+    _, reports = ctx.characters.report(character.id)
+    colours = {}
+    for photo in ctx.characters.photos(character.id):
+        path = ringed_thumbnail(photo, reports[photo.id], tmp_path / "thumbs")
+        with Image.open(path) as thumb:
+            colours[photo.original_name] = thumb.getpixel((2, thumb.height // 2))
+        assert ringed_thumbnail(photo, reports[photo.id], tmp_path / "thumbs") == path  # made once
+
+    def near(a, b):
+        return all(abs(x - y) < 40 for x, y in zip(a, b, strict=True))
+
+    assert near(colours["portrait.jpg"], RING["ok"])
+    assert near(colours["warmer.webp"], RING["warn"])  # the near-duplicate

@@ -16,6 +16,7 @@ from isengard.ui.character_views import (
     photo_detail,
     readiness_card,
     remove_upload_copies,
+    ringed_thumbnail,
     upload_result,
 )
 from isengard.ui.follow import follow, progress_html
@@ -118,8 +119,8 @@ def render(ctx, shared) -> list:
                 )
                 review = photo_review.build_selection()
                 removal: dict = {}  # filled once the panel exists: what "Remove these" does
-                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
                 photo_review.build_select_box(review)
+                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
                 with gr.Row():
                     check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
                     crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
@@ -291,7 +292,13 @@ def render(ctx, shared) -> list:
                 label=f"Add photos of {character.name} (drag and drop several at once: JPEG, PNG or WebP)",
             ),
             photos: gr.update(
-                value=[(str(p.training_path), reports[p.id].short_badge()) for p in items],
+                value=[
+                    (
+                        str(ringed_thumbnail(p, reports.get(p.id), ctx.paths.scratch("thumbnails"))),
+                        reports[p.id].badges(),
+                    )
+                    for p in items
+                ],
                 visible=bool(items),
             ),
             photo_box: gr.update(visible=bool(items)),
