@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -73,3 +74,10 @@ def remember_tab(where: dict | None, evt: gr.SelectData) -> dict:
     if chosen is None and isinstance(evt.index, int) and evt.index < len(TABS):
         chosen = TABS[evt.index]
     return dict(where or {}) | {"tab": chosen or "characters"}
+
+
+class Parts(SimpleNamespace):
+    """A tab's components, built by its layout module; `parts("a b c")` hands several to its handlers."""
+
+    def parts(self, names: str) -> tuple:
+        return tuple(getattr(self, name) for name in names.split())
