@@ -128,3 +128,11 @@ def ringed_thumbnail(photo, report: PhotoReport | None, folder, size: int = 256)
         width = max(6, size // 28)
         ImageDraw.Draw(image).rectangle((0, 0, size - 1, size - 1), outline=RING[severity], width=width)
     return atomic_save(target, lambda tmp: image.save(tmp, format="JPEG", quality=88))
+
+
+def character_card(character):
+    """A character's card in the gallery of characters: their cover photo (or initials) and name."""
+    label = f"{character.name} · {count(character.photo_count, 'photo')}"
+    if character.cover and character.cover.exists():
+        return (str(character.cover), label)
+    return (avatar(character.name), label)

@@ -22,7 +22,7 @@ class Review:
     undo_text: gr.HTML
     undo: gr.Button
     undo_token: gr.State  # {"kind": "remove"|"crop", "token"|"ids": …}
-    refresh: gr.State  # bumped to redraw the suggestions and the captions list
+    refresh: gr.State  # changes to redraw the suggestions and the captions list (`fingerprint`)
 
 
 def build_selection() -> Review:
@@ -33,7 +33,7 @@ def build_selection() -> Review:
     ) as undo_box:
         undo_text = gr.HTML("", elem_id="char-undo-text")
         undo = gr.Button("Undo", elem_id="char-undo", scale=0, min_width=90)
-    return Review(None, None, undo_box, undo_text, undo, gr.State(None), gr.State(0))
+    return Review(None, None, undo_box, undo_text, undo, gr.State(None), gr.State(""))
 
 
 def build_select_box(review: Review) -> None:
@@ -42,6 +42,16 @@ def build_select_box(review: Review) -> None:
         review.remove_selected = gr.Button(
             "Remove the selected photos", variant="stop", elem_id="char-remove-selected"
         )
+
+
+def fingerprint(items, state) -> str:
+    """What the suggestions and the captions list depend on: they are drawn again only when it changes
+    (a redraw replaces their buttons, and a click on a replaced one is lost)."""
+    import hashlib
+
+    parts = [(p.id, p.caption, p.use_crop, p.sha256) for p in items]
+    parts.append([(s.code, s.photo_ids) for s in state.suggestions])
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
 def selection_choices(svc, char_id) -> dict:
@@ -74,7 +84,6 @@ def wire(ctx, review: Review, pick, panel, panel_outputs: list, lists, list_outp
                 review.undo_box: shown,
                 review.undo_text: text,
                 review.undo_token: {"kind": "remove", "token": token},
-                review.refresh: (refresh or 0) + 1,
             }
         )
 
@@ -103,7 +112,6 @@ def wire(ctx, review: Review, pick, panel, panel_outputs: list, lists, list_outp
                 review.selected: selection_choices(svc, char_id),
                 review.undo_box: gr.update(visible=False),
                 review.undo_token: None,
-                review.refresh: (refresh or 0) + 1,
             }
         )
 

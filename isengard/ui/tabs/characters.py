@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import html
-import time
 
 import gradio as gr
 
-from isengard.characters.naming import CLASS_WORDS
 from isengard.errors import InputError
-from isengard.ui import photo_review
+from isengard.ui import character_form, photo_review
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import (
-    avatar,
+    character_card,
     photo_detail,
     readiness_card,
     remove_upload_copies,
@@ -20,193 +18,34 @@ from isengard.ui.character_views import (
     upload_result,
 )
 from isengard.ui.follow import follow, progress_html
-from isengard.ui.hints import FieldHints, hint_line
+from isengard.ui.hints import FieldHints
 from isengard.ui.shared import Arrival, remembered
 from isengard.words import article, count
 
-WELCOME = """
-<div class="isg-welcome" id="char-welcome">
-  <h2>Welcome to Isengard</h2>
-  <p>Make pictures of a real person in three steps. Each step tells you when it is done.</p>
-  <ol class="isg-steps">
-    <li><b>Add a person</b> and 10–30 photos of them.</li>
-    <li><b>Train their likeness</b>: Isengard learns their face (a LoRA).</li>
-    <li><b>Make pictures</b> of them in any setting you describe.</li>
-  </ol>
-</div>"""
-
-CAPTIONER_HELP = (
-    "Template: the same simple caption for every photo (instant). BLIP: a model describes each photo."
-)
-
 
 def render(ctx, shared) -> list:
-    svc = ctx.characters
-    captioners = [(p.label or p.name, p.name) for p in ctx.registry.of_kind("captioning")]
-    existing = svc.list()
-
-    with gr.Tab("Characters", id="characters", elem_id="tab-characters"):
-        with gr.Group(visible=not existing, elem_id="char-welcome-box") as welcome_box:
-            gr.HTML(WELCOME, padding=False)
-            start_btn = gr.Button("Add your first person", variant="primary", elem_id="char-start")
-        card_ids = gr.State([c.id for c in existing])
-        photo_ids = gr.State([])
-        last_suggestion = gr.State("")
-        photo_pick = gr.Number(value=None, visible=False, elem_id="char-photo-id")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=4, min_width=300):
-                cards = gr.Gallery(
-                    label="Your characters — click one to open it",
-                    columns=3,
-                    height="auto",
-                    object_fit="cover",
-                    allow_preview=False,
-                    elem_id="char-cards",
-                    value=[_card(c) for c in existing],
-                    visible=bool(existing),
-                )
-                pick = gr.Dropdown(
-                    label="Character",
-                    choices=[(c.name, c.id) for c in existing],
-                    value=existing[0].id if existing else None,
-                    elem_id="char-pick",
-                    info="The person you are working on.",
-                    visible=bool(existing),
-                )
-                with gr.Accordion("New character", open=not existing, elem_id="char-new") as new_box:
-                    new_name = gr.Textbox(label="Name", elem_id="char-new-name", info="Any name you like.")
-                    name_hint = hint_line("char-new-name-hint")
-                    new_trigger = gr.Textbox(
-                        label="Trigger word",
-                        elem_id="char-new-trigger",
-                        info="A made-up word the LoRA learns to mean this person. Filled in for you; "
-                        "change it if you like.",
-                    )
-                    trigger_hint = hint_line("char-new-trigger-hint")
-                    new_class = gr.Dropdown(
-                        label="Subject",
-                        choices=list(CLASS_WORDS),
-                        value="person",
-                        allow_custom_value=True,
-                        elem_id="char-new-class",
-                        info="What the photos show: helps the captions and the training.",
-                    )
-                    class_hint = hint_line("char-new-class-hint")
-                    create = gr.Button("Create character", variant="primary", elem_id="char-create")
-                    create_hint = hint_line("char-create-hint")
-            with gr.Column(scale=8):
-                title = gr.HTML("", elem_id="char-title")
-                readiness = gr.HTML(readiness_card(None), elem_id="char-readiness")
-                next_step = gr.Button("Train", variant="primary", visible=False, elem_id="char-next")
-                upload = gr.File(
-                    label="Add photos (drag and drop several at once: JPEG, PNG or WebP)",
-                    file_count="multiple",
-                    file_types=["image"],
-                    elem_id="char-upload",
-                    height=120,
-                    interactive=False,
-                )
-                upload_hint = hint_line("char-upload-hint")
-                upload_info = gr.HTML("", elem_id="char-upload-result")
-                job_status = gr.HTML("", elem_id="char-job")
-                photos = gr.Gallery(
-                    label="Photos — click one to see its checks and edit its caption",
-                    columns=5,
-                    height="auto",
-                    allow_preview=False,
-                    elem_id="char-photos",
-                    visible=False,
-                )
-                review = photo_review.build_selection()
-                removal: dict = {}  # filled once the panel exists: what "Remove these" does
-                photo_review.build_select_box(review)
-                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
-                with gr.Row():
-                    check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
-                    crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
-                    captioner = gr.Dropdown(
-                        label="Captioner",
-                        choices=captioners,
-                        value="template",
-                        elem_id="char-captioner",
-                        info=CAPTIONER_HELP,
-                        scale=2,
-                    )
-                    caption_btn = gr.Button("Caption all", elem_id="char-caption-all", interactive=False)
-                actions_hint = hint_line("char-actions-hint")
-                caption_fallback = gr.Button(
-                    "Caption with the simple template instead", visible=False, elem_id="char-caption-fallback"
-                )
-                with gr.Group(elem_id="char-photo-box", visible=False) as photo_box:
-                    detail = gr.HTML(photo_detail(None, None), elem_id="char-detail")
-                    with gr.Row(elem_classes=["isg-keep-row"]):
-                        original_view = gr.Image(
-                            label="Original",
-                            interactive=False,
-                            height=220,
-                            buttons=[],
-                            elem_id="char-original",
-                        )
-                        crop_view = gr.Image(
-                            label="Cropped to the face",
-                            interactive=False,
-                            height=220,
-                            buttons=[],
-                            visible=False,
-                            elem_id="char-crop-view",
-                        )
-                    caption = gr.Textbox(
-                        label="Caption",
-                        lines=2,
-                        elem_id="char-caption",
-                        info="What the photo shows. It must contain the trigger word.",
-                        interactive=False,
-                    )
-                    caption_hint = hint_line("char-caption-hint")
-                    with gr.Row():
-                        save_caption = gr.Button(
-                            "Save caption", elem_id="char-save-caption", interactive=False
-                        )
-                        use_crop = gr.Checkbox(
-                            label="Train on the cropped version",
-                            elem_id="char-use-crop",
-                            info="Uses the auto-cropped picture; the original is kept.",
-                            interactive=False,
-                        )
-                        remove_photo = gr.Button(
-                            "Remove photo", variant="stop", elem_id="char-remove-photo", interactive=False
-                        )
-                photo_review.captions_view(ctx, review, pick)
-                with gr.Accordion(
-                    "Edit character", open=False, elem_id="char-edit", visible=bool(existing)
-                ) as edit_box:
-                    with gr.Row():
-                        rename_box = gr.Textbox(label="New name", elem_id="char-rename")
-                        rename_btn = gr.Button("Rename", elem_id="char-rename-btn")
-                    rename_hint = hint_line("char-rename-hint")
-                    with gr.Row():
-                        trigger_box = gr.Textbox(
-                            label="New trigger word",
-                            elem_id="char-trigger",
-                            info="Captions using the old word are updated. LoRAs already trained keep the old word.",
-                        )
-                        trigger_btn = gr.Button("Change trigger word", elem_id="char-trigger-btn")
-                    trigger_edit_hint = hint_line("char-trigger-hint")
-                with gr.Accordion(
-                    "Delete character", open=False, elem_id="char-delete-box", visible=bool(existing)
-                ) as delete_box:
-                    with_loras = gr.Checkbox(
-                        label="Also delete this character's trained LoRAs",
-                        value=False,
-                        elem_id="char-with-loras",
-                        info="Off: the LoRA files are kept so you can still generate with them.",
-                    )
-                    delete_btn = gr.Button("Delete…", variant="stop", elem_id="char-delete")
-                    with gr.Group(visible=False, elem_id="char-confirm") as confirm_box:
-                        confirm_text = gr.HTML("", elem_id="char-confirm-text")
-                        with gr.Row():
-                            confirm_btn = gr.Button("Yes, delete", variant="stop", elem_id="char-confirm-yes")
-                            cancel_btn = gr.Button("Keep it", elem_id="char-confirm-no")
+    ui = character_form.build(ctx, shared)
+    # fmt: off
+    (
+        svc, welcome_box, start_btn, card_ids, photo_ids, last_suggestion,
+        photo_pick, cards, pick, new_box, new_name, name_hint, new_trigger, trigger_hint, new_class,
+        class_hint, create, create_hint, title, readiness, next_step, upload, upload_hint, upload_info,
+        job_status, photos, review, removal, check_btn, crop_btn, captioner, caption_btn, actions_hint,
+        caption_fallback, photo_box, detail, original_view, crop_view, caption, caption_hint,
+        save_caption, use_crop, remove_photo, edit_box, rename_box, rename_btn, rename_hint,
+        trigger_box, trigger_btn, trigger_edit_hint, delete_box, with_loras, delete_btn, confirm_box,
+        confirm_text, confirm_btn, cancel_btn,
+    ) = ui.parts(
+        "svc welcome_box start_btn card_ids photo_ids last_suggestion "
+        "photo_pick cards pick new_box new_name name_hint new_trigger trigger_hint new_class "
+        "class_hint create create_hint title readiness next_step upload upload_hint upload_info "
+        "job_status photos review removal check_btn crop_btn captioner caption_btn actions_hint "
+        "caption_fallback photo_box detail original_view crop_view caption caption_hint "
+        "save_caption use_crop remove_photo edit_box rename_box rename_btn rename_hint "
+        "trigger_box trigger_btn trigger_edit_hint delete_box with_loras delete_btn confirm_box "
+        "confirm_text confirm_btn cancel_btn "
+    )
+    # fmt: on
 
     photo_controls = [caption, save_caption, use_crop, remove_photo]
     panel_outputs = [
@@ -309,13 +148,14 @@ def render(ctx, shared) -> list:
             edit_box: gr.update(visible=True),
             delete_box: gr.update(visible=True),
             review.selected: photo_review.selection_choices(svc, character.id),
-            review.refresh: time.time(),  # the suggestions and the captions list are drawn again
+            # the suggestions and the captions list are drawn again when what they show changes
+            review.refresh: photo_review.fingerprint(items, state),
         } | no_photo()
 
     def lists(selected=None) -> dict:
         characters = svc.list()
         return {
-            cards: gr.update(value=[_card(c) for c in characters], visible=bool(characters)),
+            cards: gr.update(value=[character_card(c) for c in characters], visible=bool(characters)),
             card_ids: [c.id for c in characters],
             pick: gr.update(
                 choices=[(c.name, c.id) for c in characters], value=selected, visible=bool(characters)
@@ -652,13 +492,6 @@ def render(ctx, shared) -> list:
         return lists(selected) | panel(selected)
 
     return [(on_load, [shared.where], [*list_outputs, *panel_outputs])]
-
-
-def _card(character):
-    label = f"{character.name} · {count(character.photo_count, 'photo')}"
-    if character.cover and character.cover.exists():
-        return (str(character.cover), label)
-    return (avatar(character.name), label)
 
 
 def _path(value: str):
