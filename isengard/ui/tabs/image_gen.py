@@ -19,7 +19,7 @@ from isengard.jobs import JobRecord
 from isengard.ui import image_form, picture_gallery
 from isengard.ui.actions import ui_action
 from isengard.ui.hints import FieldHints
-from isengard.ui.image_form import NONE, OWN_PROMPT, backend_html  # noqa: F401
+from isengard.ui.image_form import NONE, backend_html
 from isengard.ui.image_views import (
     gallery_items,
     preview_update,
