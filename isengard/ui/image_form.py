@@ -83,7 +83,7 @@ def build(ctx, shared) -> Parts:
                     info="Describe the picture you want. Keep the trigger word in it.",
                 )
                 prompt_hint = hint_line("gen-prompt-hint")
-                with gr.Row(elem_classes=["isg-keep-row"], equal_height=True):
+                with gr.Row(equal_height=True):
                     style = gr.Dropdown(
                         label="Or pick a style",
                         choices=[(OWN_PROMPT, "")] + [(p.label, p.id) for p in load_packs()],

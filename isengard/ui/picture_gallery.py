@@ -62,7 +62,7 @@ def build(ctx) -> PictureGallery:
         paths = gr.State([])
         picked = gr.State(None)
         chosen_text = gr.HTML(f'<div class="isg-muted" id="gen-picked">{NOTHING_PICKED}</div>')
-        with gr.Row(elem_classes=["isg-keep-row"]):
+        with gr.Row(elem_classes=["isg-pair-row"]):
             reuse = gr.Button("Reuse its settings", elem_id="gen-reuse", interactive=False, min_width=90)
             download = gr.DownloadButton("Download", elem_id="gen-download", interactive=False, min_width=90)
             star = gr.Button("★ Favourite", elem_id="gen-favourite", interactive=False, min_width=90)
