@@ -136,3 +136,9 @@ def open_page(browser, studio: Studio):
 def page(browser, studio):
     with open_page(browser, studio) as pg:
         yield pg
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick `option` in the Gradio dropdown `#elem_id`, as a person does: open it, click the option."""
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=option).click()

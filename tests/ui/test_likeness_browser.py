@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
-from tests.server_fixtures import open_page, start_studio, stop_studio
+from tests.server_fixtures import choose, open_page, start_studio, stop_studio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,11 +25,6 @@ def likeness_studio(tmp_path_factory):
     studio = start_studio(root, command=["-m", "tests.likeness_double", str(good[0])])
     yield studio
     stop_studio(studio)
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_the_likeness_curve_and_using_the_recommended_checkpoint(browser, likeness_studio):

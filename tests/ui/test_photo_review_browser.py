@@ -10,13 +10,9 @@ from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
+from tests.server_fixtures import choose
 
 pytestmark = pytest.mark.browser
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
 
 
 def test_suggestions_select_remove_undo_and_the_captions_list(page, studio, tmp_path):

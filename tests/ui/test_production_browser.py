@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from isengard.generation.metadata import read_png_text
 from tests import photos
 from tests.helpers import child_env, install_tiny, run_cli
-from tests.server_fixtures import open_page, start_studio, stop_studio
+from tests.server_fixtures import choose, open_page, start_studio, stop_studio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,11 +28,6 @@ def production_studio(tmp_path_factory, tiny_models):
     studio = start_studio(root, ISENGARD_MODE="production")
     yield studio
     stop_studio(studio)
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path):

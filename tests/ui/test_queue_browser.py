@@ -10,14 +10,9 @@ from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
-from tests.server_fixtures import open_page, start_studio, stop_studio
+from tests.server_fixtures import choose, open_page, start_studio, stop_studio
 
 pytestmark = pytest.mark.browser
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
 
 
 def test_generation_behind_a_training_can_go_first(browser, tmp_path):

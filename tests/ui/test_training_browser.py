@@ -9,13 +9,9 @@ from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
+from tests.server_fixtures import choose
 
 pytestmark = pytest.mark.browser
-
-
-def choose(page, elem_id: str, option: str) -> None:
-    page.locator(f"#{elem_id} input").click()
-    page.get_by_role("option", name=option).click()
 
 
 def test_train_progress_samples_and_lora(page, studio, tmp_path):
