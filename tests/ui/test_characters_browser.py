@@ -58,4 +58,26 @@ def test_character_flow(page, studio, tmp_path):
         "t => document.querySelector('#char-caption textarea').value.startsWith(t + ', smiling')", arg=trigger
     )
     page.shot("characters")
+
+    # edit: an empty new name is a sentence beside the field; a real one renames; a new trigger word
+    page.locator("#char-edit").get_by_text("Edit character").click()
+    page.click("#char-rename-btn")
+    expect(page.locator("#char-rename-hint")).to_contain_text("Give the character a name")
+    page.locator("#char-rename textarea, #char-rename input").first.fill("Browser Person Two")
+    page.click("#char-rename-btn")
+    page.wait_for_selector("#char-name:has-text('Browser Person Two')")
+    expect(page.locator("#char-rename-hint")).to_be_hidden()
+    page.locator("#char-trigger textarea, #char-trigger input").first.fill("brwnewzx")
+    page.click("#char-trigger-btn")
+    expect(page.locator("#char-trigger-word")).to_have_text("brwnewzx")
+
+    # delete: it says what goes first, then the person is gone
+    page.locator("#char-delete-box").get_by_text("Delete character").click()
+    page.click("#char-delete")
+    expect(page.locator("#char-confirm-text")).to_contain_text("3 photos")
+    page.click("#char-confirm-yes")
+    expect(
+        page.locator("[data-testid=toast-body]").filter(has_text="Deleted Browser Person Two")
+    ).to_be_visible()
+    expect(page.locator("#char-name:has-text('Browser Person Two')")).to_have_count(0)
     assert page.page_errors == []

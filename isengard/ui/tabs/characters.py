@@ -7,7 +7,7 @@ import html
 import gradio as gr
 
 from isengard.errors import InputError
-from isengard.ui import character_form, photo_review
+from isengard.ui import character_edit, character_form, photo_review
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import (
     character_card,
@@ -32,18 +32,14 @@ def render(ctx, shared) -> list:
         class_hint, create, create_hint, title, readiness, next_step, upload, upload_hint, upload_info,
         job_status, photos, review, removal, check_btn, crop_btn, captioner, caption_btn, actions_hint,
         caption_fallback, photo_box, detail, original_view, crop_view, caption, caption_hint,
-        save_caption, use_crop, remove_photo, edit_box, rename_box, rename_btn, rename_hint,
-        trigger_box, trigger_btn, trigger_edit_hint, delete_box, with_loras, delete_btn, confirm_box,
-        confirm_text, confirm_btn, cancel_btn,
+        save_caption, use_crop, remove_photo, edit_box, delete_box,
     ) = ui.parts(
         "svc welcome_box start_btn card_ids photo_ids last_suggestion "
         "photo_pick cards pick new_box new_name name_hint new_trigger trigger_hint new_class "
         "class_hint create create_hint title readiness next_step upload upload_hint upload_info "
         "job_status photos review removal check_btn crop_btn captioner caption_btn actions_hint "
         "caption_fallback photo_box detail original_view crop_view caption caption_hint "
-        "save_caption use_crop remove_photo edit_box rename_box rename_btn rename_hint "
-        "trigger_box trigger_btn trigger_edit_hint delete_box with_loras delete_btn confirm_box "
-        "confirm_text confirm_btn cancel_btn "
+        "save_caption use_crop remove_photo edit_box delete_box"
     )
     # fmt: on
 
@@ -80,8 +76,6 @@ def render(ctx, shared) -> list:
     upload_hints = FieldHints({"upload": upload_hint}, default="upload")
     action_hints = FieldHints({"actions": actions_hint}, default="actions")
     caption_hints = FieldHints({"caption": caption_hint}, default="caption")
-    rename_hints = FieldHints({"name": rename_hint}, default="name")
-    trigger_hints = FieldHints({"trigger": trigger_edit_hint}, default="trigger")
 
     def no_photo() -> dict:
         """Nothing picked in the photo grid: the photo's own controls wait for a click."""
@@ -329,49 +323,6 @@ def render(ctx, shared) -> list:
             raise InputError("Click a photo first.", field="caption")
         return removal["removed"](char_id, [int(photo_id)], refresh)
 
-    @ui_action("characters.rename", hints=rename_hints)
-    def rename(char_id, new):
-        character = svc.rename(need_character(char_id), new)
-        return panel(character.id) | lists(character.id) | {rename_box: ""}
-
-    @ui_action("characters.set_trigger", hints=trigger_hints)
-    def set_trigger(char_id, word):
-        character = svc.set_trigger(need_character(char_id), word)
-        gr.Info(f"Trigger word is now '{character.trigger_word}'; captions were updated.")
-        return panel(character.id) | {trigger_box: ""}
-
-    @ui_action("characters.delete_plan")
-    def ask_delete(char_id, loras_too):
-        plan = svc.delete_plan(need_character(char_id))
-        name = html.escape(plan["character"]["name"])
-        loras = count(len(plan["loras"]), "trained LoRA file")
-        lora_line = (
-            f"<li><b>{loras}</b> will be deleted too.</li>"
-            if loras_too
-            else f"<li>{'Its ' + loras + ' are' if len(plan['loras']) != 1 else 'Its ' + loras + ' is'} <b>kept</b>.</li>"
-        )
-        text = (
-            f'<div class="isg-card"><b>Delete {name}?</b><ul><li>{count(plan["photos"], "photo")} '
-            f"({plan['photo_bytes'] / 1e6:.1f} MB) and their captions and checks will be removed.</li>"
-            f"{lora_line}</ul>This cannot be undone.</div>"
-        )
-        return gr.update(visible=True), text
-
-    @ui_action("characters.delete")
-    def do_delete(char_id, loras_too, where):
-        result = svc.delete(need_character(char_id), with_loras=bool(loras_too))
-        gr.Info(f"Deleted {result['character']['name']}.")
-        remaining = svc.list()
-        selected = remaining[0].id if remaining else None
-        return (
-            lists(selected)
-            | panel(selected)
-            | {
-                confirm_box: gr.update(visible=False),
-                shared.where: dict(where or {}) | {"character": selected},
-            }
-        )
-
     private = {"api_visibility": "private"}
     new_name.change(
         suggest,
@@ -453,26 +404,7 @@ def render(ctx, shared) -> list:
     remove_photo.click(
         remove, inputs=[pick, photo_pick, review.refresh], outputs=review_wiring["outputs"], **private
     )
-    rename_btn.click(
-        rename,
-        inputs=[pick, rename_box],
-        outputs=[*panel_outputs, *list_outputs, rename_box, *rename_hints.components],
-        **private,
-    )
-    trigger_btn.click(
-        set_trigger,
-        inputs=[pick, trigger_box],
-        outputs=[*panel_outputs, trigger_box, *trigger_hints.components],
-        **private,
-    )
-    delete_btn.click(ask_delete, inputs=[pick, with_loras], outputs=[confirm_box, confirm_text], **private)
-    cancel_btn.click(lambda: gr.update(visible=False), outputs=[confirm_box], **private)
-    confirm_btn.click(
-        do_delete,
-        inputs=[pick, with_loras, shared.where],
-        outputs=[*list_outputs, *panel_outputs, confirm_box, shared.where],
-        **private,
-    )
+    character_edit.wire(ctx, shared, ui, panel, panel_outputs, lists, list_outputs)
 
     def wire_next_step() -> None:
         @ui_action("characters.next_step")
