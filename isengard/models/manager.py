@@ -67,7 +67,7 @@ class ModelManager:
         if self.is_ready(model):
             return "ready"
         if model.tiny:
-            return "built on first use (about 20 s)"
+            return "built on first use (a few seconds)"
         if model.gated and not self.tokens.get():
             return "needs a Hugging Face token (Settings)"
         size = f" ({model.download_gb:g} GB)" if model.download_gb else ""
@@ -123,14 +123,7 @@ class ModelManager:
                 if not self.is_ready(model):
                     say(phase="preparing", message=f"Building {model.label} (first use only)")
                     event("model.tiny_build", f"building {model.id}", model=model.id)
-                started = time.monotonic()
-
-                def on_step(step: int, total: int) -> None:
-                    spent = time.monotonic() - started
-                    eta = spent / step * (total - step) + 3 if step else None  # +3 s: saving
-                    say(phase="preparing", step=step, total=total, eta_s=eta)
-
-                build_tiny_base(model.family, folder, progress=lambda m: say(message=m), on_step=on_step)
+                build_tiny_base(model.family, folder, progress=lambda m: say(message=m))
                 return model.ref(folder, self._weights_hash(folder, model.family))
             if not self.is_ready(model):
                 self.download(model, say)

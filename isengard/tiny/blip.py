@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 WORDS = [
@@ -39,11 +40,27 @@ WORDS = [
 ]
 
 
-def build_tiny_blip(target: Path, *, seed: int = 0) -> Path:
-    """Build (once) and save a tiny BLIP in diffusers/transformers format under `target`."""
+def build_tiny_blip(target: Path) -> Path:
+    """Build (once) and save a tiny BLIP in transformers format under `target`, with the weights shipped in
+    the package (`isengard/tiny/frozen.py`)."""
+    from isengard.tiny.frozen import load_frozen, weights_file
+
     target = Path(target)
     if (target / "config.json").exists() and (target / "tokenizer.json").exists():
         return target
+    model, processor = blip_architecture()
+    load_frozen(weights_file("blip"), {"model": model})
+    tmp = target.with_name(target.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def blip_architecture(seed: int = 0):
+    """The tiny BLIP model (random weights from `seed`) and its processor with the offline tokenizer."""
     import torch
     from tokenizers import Tokenizer
     from tokenizers.models import WordPiece
@@ -105,7 +122,4 @@ def build_tiny_blip(target: Path, *, seed: int = 0) -> Path:
     processor = BlipProcessor(
         image_processor=BlipImageProcessorPil(size={"height": 32, "width": 32}), tokenizer=tokenizer
     )
-    target.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(target)
-    processor.save_pretrained(target)
-    return target
+    return model, processor

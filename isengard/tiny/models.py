@@ -1,8 +1,8 @@
-"""Tiny bases of every family: the real diffusers architectures at toy size, random weights, built
-deterministically and saved in diffusers format, so they load with the same `from_pretrained` code as the
-real models. Each family's builder is its own module (`isengard/tiny/<family>.py`); this one builds,
-marks and caches them. The VAEs are pre-trained briefly (see `isengard/tiny/vae.py`) so that a LoRA trained
-on coloured photos visibly learns.
+"""Tiny bases of every family: the real diffusers architectures at toy size with random weights, saved in
+diffusers format, so they load with the same `from_pretrained` code as the real models. Each family's
+builder is its own module (`isengard/tiny/<family>.py`); this one builds, marks and caches them. Their
+weights (with VAEs pre-trained briefly, so that a LoRA trained on coloured photos visibly learns) ship in
+the package and are loaded, never re-made, so every machine builds the same bits (`isengard/tiny/frozen.py`).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ import shutil
 from pathlib import Path
 
 from isengard.tiny.flux import T5_MAX_LENGTH
+from isengard.tiny.frozen import load_frozen, modules_of, weights_file
 from isengard.tiny.vae import RESOLUTION
 
 FAMILIES = ("flux", "sdxl", "sd15", "flux2_klein", "flux2", "zimage", "qwen_image")
 MARKER = "isengard_tiny.json"
-BUILD_VERSION = 4  # 4: CLIP weights keep their text_model. prefix
-VAE_STEPS = 300
+BUILD_VERSION = 5  # 5: weights loaded from the package (the same on every machine)
+VAE_STEPS = 300  # how long `python -m isengard.tiny.freeze` pre-trains the VAEs it records
 
 
 def is_built(folder: Path) -> bool:
@@ -31,35 +32,29 @@ def is_built(folder: Path) -> bool:
         return False
 
 
-def build_tiny_base(
-    family: str, target: Path, *, vae_steps: int = VAE_STEPS, progress=None, on_step=None
-) -> Path:
-    """Build (once) the tiny base of `family` into `target`; an existing build is reused. `on_step(step,
-    total)` hears how far the VAE pre-training (most of the time) has got."""
+def build_tiny_base(family: str, target: Path, *, progress=None) -> Path:
+    """Build (once) the tiny base of `family` into `target` from the shipped weights; an existing build is
+    reused. About a second per family on a 2-core CPU (`bench/tiny_build.py`)."""
     target = Path(target)
     if is_built(target):
         return target
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}")
     import torch
+    from safetensors.torch import save_file
 
     tmp = target.with_name(target.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     torch.manual_seed(0)
     say = progress or (lambda message: None)
-    say(f"Building the tiny {family} model (its VAE trains for {vae_steps} steps)")
+    say(f"Building the tiny {family} model")
     builder = importlib.import_module(f"isengard.tiny.{family}")
-    from isengard.tiny.vae import ON_STEP
-
-    token = ON_STEP.set(on_step)
-    try:
-        pipe = builder.build(vae_steps)
-    finally:
-        ON_STEP.reset(token)
+    pipe = builder.build(vae_steps=0)  # the architecture, untrained: its weights come from the package
+    extras = load_frozen(weights_file(family), modules_of(pipe))
     say(f"Saving the tiny {family} model")
     pipe.save_pretrained(tmp)
-    if hasattr(builder, "write_extras"):
-        builder.write_extras(pipe, tmp)
+    for filename, tensors in extras.items():
+        save_file(tensors, str(tmp / filename), metadata={"note": "tiny test weights"})
     for folder in ("text_encoder", "text_encoder_2"):
         clip_keys_for_every_reader(tmp / folder)
     (tmp / MARKER).write_text(

@@ -1,9 +1,12 @@
 """Tiny VAEs for the tiny bases, pre-trained briefly as plain autoencoders on synthetic colour images.
 
 A random VAE decodes everything to about one colour, so nothing a LoRA learns would show. A few hundred
-deterministic steps make colours survive encode/decode; the normalisation each family applies to its
+seeded steps make colours survive encode/decode; the normalisation each family applies to its
 latents (scaling/shift factors, FLUX.2's batch-norm statistics, Qwen-Image's per-channel mean and std)
 is then measured from the trained VAE's latents, the way the real ones were derived.
+
+This training is how the shipped weights were made (`python -m isengard.tiny.freeze`); a build loads them
+instead of training (`isengard/tiny/frozen.py` says why).
 
 Three kinds: ``kl`` (AutoencoderKL: SD 1.5, SDXL, FLUX.1, Z-Image), ``flux2`` (AutoencoderKLFlux2) and
 ``qwen`` (AutoencoderKLQwenImage, a causal video VAE that takes B×C×T×H×W).
@@ -11,13 +14,10 @@ Three kinds: ``kl`` (AutoencoderKL: SD 1.5, SDXL, FLUX.1, Z-Image), ``flux2`` (A
 
 from __future__ import annotations
 
-import contextvars
 import copy
 
 RESOLUTION = 64
 _CACHE: dict = {}
-# Who hears how far the pre-training is (`(step, total)`): the studio shows the first-use build's progress.
-ON_STEP: contextvars.ContextVar = contextvars.ContextVar("isengard_tiny_vae_step", default=None)
 
 
 def synthetic_batch(generator, size: int = 32, batch: int = 8):
@@ -40,7 +40,11 @@ def synthetic_batch(generator, size: int = 32, batch: int = 8):
 
 
 def pretrained_vae(kind: str, latent_channels: int, steps: int, *, shift: bool = False):
-    """A pre-trained tiny VAE; identical requests share one training per process (a deep copy each)."""
+    """A pre-trained tiny VAE; identical requests share one training per process (a deep copy each).
+    `steps=0` gives the untrained architecture, for the shipped weights to be loaded into
+    (`isengard/tiny/frozen.py`): training is how those weights were made, not how a build gets them."""
+    if steps == 0:
+        return _make(kind, latent_channels)
     key = (kind, latent_channels, steps, shift)
     if key not in _CACHE:
         _CACHE[key] = _train(kind, latent_channels, steps, shift)
@@ -103,10 +107,7 @@ def _train(kind: str, latent_channels: int, steps: int, shift: bool):
     optimizer = torch.optim.Adam(vae.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps, pct_start=0.15)
     vae.train()
-    report = ON_STEP.get()
-    for index in range(steps):
-        if report is not None and index % 10 == 0:
-            report(index, steps)
+    for _ in range(steps):
         images = synthetic_batch(generator)
         posterior = encode(images)
         recon = decode(posterior.mode())

@@ -5,8 +5,6 @@ merge the adapter, train, save only the new LoRA — runs offline too."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from isengard.tiny.text_encoders import qwen3_encoder
 from isengard.tiny.vae import pretrained_vae
 
@@ -51,10 +49,10 @@ def build(vae_steps: int):
     )
 
 
-def write_extras(pipe, folder: Path) -> None:
-    """The tiny Turbo training adapter: rank 4 on every Linear of `layers.*`, `diffusion_model.` keys."""
+def extras(pipe) -> dict[str, dict]:
+    """The tiny Turbo training adapter: rank 4 on every Linear of `layers.*`, `diffusion_model.` keys.
+    Recorded with the weights by `python -m isengard.tiny.freeze`; a build writes it from there."""
     import torch
-    from safetensors.torch import save_file
 
     generator = torch.Generator().manual_seed(52)
     tensors = {}
@@ -64,4 +62,4 @@ def write_extras(pipe, folder: Path) -> None:
             b = torch.randn(module.out_features, 4, generator=generator) * 0.05
             tensors[f"diffusion_model.{name}.lora_A.weight"] = a
             tensors[f"diffusion_model.{name}.lora_B.weight"] = b
-    save_file(tensors, str(Path(folder) / TRAINING_ADAPTER), metadata={"note": "tiny test adapter"})
+    return {TRAINING_ADAPTER: tensors}

@@ -74,23 +74,26 @@ def test_cancel_stops_within_a_step(runner):
 
 
 def test_gpu_lock_serialises_gpu_jobs_but_not_cpu_jobs(runner):
+    """The GPU jobs hold until the CPU job has finished: a CPU job queued behind them would never finish
+    (no wall-clock bound, so a loaded machine cannot change the verdict)."""
     active, peak, lock = [0], [0], threading.Lock()
+    cpu_done = threading.Event()
 
     def gpu_job(ctx, params):
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.15)
+        cpu_done.wait(10)
+        time.sleep(0.05)
         with lock:
             active[0] -= 1
 
     runner.register("gpu", gpu_job, uses_gpu=True)
-    runner.register("cpu", lambda ctx, p: time.sleep(0.15), uses_gpu=False)
+    runner.register("cpu", lambda ctx, p: cpu_done.set(), uses_gpu=False)
     ids = [runner.submit("gpu", {}, title=f"G{i}") for i in range(3)]
-    started = time.monotonic()
     cpu_id = runner.submit("cpu", {}, title="C")
+    assert cpu_done.wait(5), "the CPU job waited behind the GPU jobs"
     assert runner.wait(cpu_id, 10).status == "succeeded"
-    assert time.monotonic() - started < 0.4  # not queued behind the three GPU jobs
     assert all(runner.wait(i, 10).status == "succeeded" for i in ids)
     assert peak[0] == 1
 
