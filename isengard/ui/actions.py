@@ -126,8 +126,9 @@ def ui_action(
                 started = time.monotonic()
                 gen = fn(*args, **kwargs)
                 while True:
-                    with use_correlation(cid, service="api"):
-                        try:
+                    failure = None
+                    with use_correlation(cid, service="api"):  # never yield inside: Gradio resumes the
+                        try:  # generator in another thread, where this context cannot be reset
                             value = next(gen)
                         except StopIteration:
                             event(
@@ -139,8 +140,10 @@ def ui_action(
                             )
                             return
                         except Exception as exc:
-                            yield _fail(name, exc, cid, started, hints, raises)
-                            return
+                            failure = _fail(name, exc, cid, started, hints, raises)
+                    if failure is not None:
+                        yield failure
+                        return
                     yield hints.merge(value) if hints else value
 
         else:

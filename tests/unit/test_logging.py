@@ -140,6 +140,42 @@ def test_ui_actions_are_logged_and_quiet_ones_only_at_debug(tmp_path):
     }
 
 
+def test_a_generator_action_failing_is_resumed_in_another_thread_without_a_context_error(tmp_path):
+    """Gradio resumes a generator handler on a worker thread of its choice: the failure's hint must come
+    through there too (it once raised "created in a different Context", a bare "Error" toast on screen)."""
+    import contextvars
+    import threading
+
+    from isengard.errors import InputError
+    from isengard.ui.actions import ui_action
+
+    setup_logging(tmp_path, "DEBUG", console=False)
+
+    @ui_action("unit.follow")
+    def follow(value):
+        if not value:
+            raise InputError("Drop one or more pictures first.")
+        yield "working"
+
+    for value in (None, "x"):
+        gen = follow(value)
+        got: list = []
+        first = contextvars.Context().run(next, gen)  # each step in its own context, as in other threads
+        got.append(first)
+        errors: list = []
+
+        def rest(g=gen, errors=errors):
+            try:
+                got.extend(g)
+            except Exception as exc:
+                errors.append(exc)
+
+        done = threading.Thread(target=rest)
+        done.start()
+        done.join(5)
+        assert errors == [] and got[0] is not None and not done.is_alive()
+
+
 def test_configured_secrets_are_redacted_literally_whatever_their_shape():
     from isengard.obs.redact import redact, register_secrets
 
