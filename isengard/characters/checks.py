@@ -15,9 +15,7 @@ import numpy as np
 from PIL import Image
 
 WORK_SIDE = 800  # photos are measured at this long side: faster, and comparable across sizes
-# dlib's same-person threshold is 0.6 between two photos; the distance to the set's central face is
-# shorter than a pairwise one (the centre lies between the photos), so the flag uses a tighter value.
-SAME_PERSON_DISTANCE = 0.55
+DLIB_SAME_PERSON = 0.6  # dlib's descriptor: the same person below this distance
 NEAR_DUPLICATE_BITS = 6  # of 64 in the difference hash
 
 
@@ -125,9 +123,19 @@ def measure_photo(path: Path, analyzer: FaceAnalyzer) -> dict[str, Any]:
 
 
 def set_level(photos: list[tuple[int, dict[str, Any]]]) -> dict[int, dict[str, Any]]:
-    """Near-duplicates and identity distances for a character's photos: {photo_id: {...}}."""
+    """Near-duplicates and identity for a character's photos: {photo_id: {...}}. Identity uses the same
+    reference as the likeness evaluation: each photo against the others, flagged below the same-person
+    mark or far below the set's own typical score (`isengard/evaluation/calibration.py`)."""
+    from isengard.evaluation.likeness import reference_identity
+
     out: dict[int, dict[str, Any]] = {
-        pid: {"near_duplicate_of": None, "identity_distance": None} for pid, _ in photos
+        pid: {
+            "near_duplicate_of": None,
+            "identity_distance": None,
+            "likeness_to_others": None,
+            "odd_one_out": None,
+        }
+        for pid, _ in photos
     }
     hashes = [(pid, int(m["dhash"], 16)) for pid, m in photos if m.get("dhash")]
     for i, (pid, h) in enumerate(hashes):
@@ -137,18 +145,10 @@ def set_level(photos: list[tuple[int, dict[str, Any]]]) -> dict[int, dict[str, A
                 break
     embedded = [(pid, np.asarray(m["embedding"])) for pid, m in photos if m.get("embedding")]
     if len(embedded) >= 3:
-        centre = identity_centre([e for _, e in embedded])
-        for pid, emb in embedded:
-            out[pid]["identity_distance"] = round(float(np.linalg.norm(emb - centre)), 3)
+        reference = reference_identity([e for _, e in embedded], DLIB_SAME_PERSON)
+        odd = {embedded[o.index][0]: o for o in reference.odd_ones()}
+        for (pid, emb), score in zip(embedded, reference.leave_one_out, strict=True):
+            out[pid]["identity_distance"] = round(float(np.linalg.norm(emb - reference.centre)), 3)
+            out[pid]["likeness_to_others"] = None if score is None else round(score, 1)
+            out[pid]["odd_one_out"] = odd[pid].sentence if pid in odd else None
     return out
-
-
-def identity_centre(embeddings: list[np.ndarray]) -> np.ndarray:
-    """The set's typical face: the median embedding, recomputed without clear outliers (robust to a
-    few photos of someone else pulling the centre towards them)."""
-    stack = np.stack(embeddings)
-    centre = np.median(stack, axis=0)
-    inliers = stack[np.linalg.norm(stack - centre, axis=1) <= SAME_PERSON_DISTANCE]
-    if len(inliers) >= 2:
-        centre = np.median(inliers, axis=0)
-    return centre

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from isengard.characters.checks import SAME_PERSON_DISTANCE
+from isengard.characters.checks import DLIB_SAME_PERSON
 
 RECOMMENDED_MIN, RECOMMENDED_MAX = 10, 30
 BLURRY_BELOW = 40.0
@@ -117,14 +117,16 @@ def photo_flags(
                 "Keep the better of the two; duplicates teach nothing new.",
             )
         )
-    distance = metrics.get("identity_distance")
-    if distance is not None and distance > SAME_PERSON_DISTANCE:
+    odd = metrics.get("odd_one_out")
+    if "odd_one_out" not in metrics and (metrics.get("identity_distance") or 0) > DLIB_SAME_PERSON:
+        odd = "looks like someone else"  # checked before the set-relative rule: the absolute mark
+    if odd:
         flags.append(
             Flag(
                 "different_person",
                 "warn",
                 "may be a different person",
-                "Check it shows the same person as the others; remove it if not.",
+                f"This photo {odd}. Check it shows the same person as the others; remove it if not.",
             )
         )
     if not flags:

@@ -264,3 +264,7 @@ class CharacterService(PhotosMixin, TrashMixin, CaptionsMixin, DatasetJobsMixin)
     # for training -----------------------------------------------------------------------------------
     def dataset(self, ref: int | str) -> list[DatasetItem]:
         return [DatasetItem(p.training_path, p.caption) for p in self.photos(ref)]
+
+    def photo_names(self, ref: int | str) -> dict[Path, str]:
+        """Each training file's name as the person knows it (the name it was uploaded with)."""
+        return {p.training_path: p.original_name for p in self.photos(ref)}

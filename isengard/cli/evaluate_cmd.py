@@ -1,5 +1,6 @@
 """`evaluate CHARACTER [--lora FILE] [--checkpoints all] [--backend …] [--json]`: how much a LoRA's pictures
-look like the character, and which of its files looks most like them."""
+look like the character, and which of its files looks most like them.
+`evaluate CHARACTER --pictures FILES_OR_FOLDERS… [--json]`: score pictures made anywhere the same way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from isengard.cli.common import follow_job, info, print_json
 from isengard.cli.generate_cmd import _in_store
 from isengard.context import bootstrap
 from isengard.errors import JobFailedError
+from isengard.evaluation.calibration import in_words, scale_sentence
 
 
 def add_parser(sub) -> None:
@@ -21,6 +23,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--backend", help="image backend that draws the probes: diffusers, comfyui or mock")
     p.add_argument("--base", help="base model id (default: the backend's default)")
+    p.add_argument(
+        "--pictures",
+        nargs="+",
+        metavar="PATH",
+        help="score these pictures (files or folders) instead of drawing probes: made anywhere",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -28,6 +36,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     ctx = bootstrap(console_level="ERROR")
     try:
+        if args.pictures:
+            return _pictures(ctx, args)
         lora = _in_store(ctx, args.lora) if args.lora else None
         job_id = ctx.evaluation.submit(
             args.character,
@@ -46,14 +56,38 @@ def run(args) -> int:
             print_json({"job_id": job_id, **result})
             return 0
         for row in result["files"]:
-            score = "no face" if row["likeness"] is None else f"{row['likeness']:.0f}/100"
+            score = in_words(row["likeness"])
             flags = ", ".join(
                 f
                 for f, on in (("copies a photo", row["copying"]), ("one face for all", row["collapsed"]))
                 if on
             )
-            print(f"step {row['step']:>6}  {score:>8}  faces {row['faces']:.0%}  {flags}  {row['file']}")
+            print(f"step {row['step']:>6}  {score:<50}  faces {row['faces']:.0%}  {flags}  {row['file']}")
         info(f"likeness: {result['recommendation']['reason']}")
+        info(f"scale: {scale_sentence()}")
         return 0
     finally:
         ctx.close()
+
+
+def _pictures(ctx, args) -> int:
+    job_id = ctx.evaluation.submit_pictures(args.character, args.pictures)
+    job = follow_job(ctx.runner, job_id, quiet=args.json)
+    if job.status != "succeeded":
+        raise JobFailedError(f"Scoring {job.status}: {job.error or 'no details'}", hint=f"Job id: {job_id}")
+    report = job.result or {}
+    if args.json:
+        print_json({"job_id": job_id, **report})
+        return 0
+    for row in report["rows"]:
+        if row.get("problem"):
+            print(f"{row['name']}: {row['problem']}")
+            continue
+        words = in_words(row["likeness"]) if row["face"] else "no face found"
+        copy = f"  copies the training photo {row['copies_photo']}" if row.get("copies_photo") else ""
+        print(f"{row['name']}: {words}{copy}")
+    info(report["summary"])
+    for note in report["photo_notes"]:
+        info(f"note: the training photo {note['photo']} {note['why']}")
+    info(f"scale: {report['scale']}")
+    return 0

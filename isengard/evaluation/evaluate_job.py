@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from isengard.errors import InputError, NotAvailableError
+from isengard.evaluation.pictures import picture_files, score_pictures
 from isengard.evaluation.probes import probe_prompts
 from isengard.evaluation.watch import LikenessWatch, load_summaries
 from isengard.generation.service import GenerateForm
@@ -40,6 +41,7 @@ class EvaluationService:
         self.loras = loras
         self.generation = generation
         runner.register("evaluate", self._run, uses_gpu=True)
+        runner.register("score_pictures", self._score_pictures, uses_gpu=False)
 
     def evaluator(self):
         plugin = self.registry.first_available("evaluation")
@@ -84,6 +86,42 @@ class EvaluationService:
             title=f"Measure how much {character.name}'s LoRA looks like them",
         )
 
+    def submit_pictures(self, character_ref, pictures: list[str | Path]) -> str:
+        """Score pictures made anywhere against the character's photos (a CPU job: no image is drawn)."""
+        character = self.characters.get(character_ref)
+        self.evaluator()
+        files = picture_files(pictures)
+        if not self.characters.dataset(character.id):
+            raise InputError(
+                f"{character.name} has no photos to compare the pictures with.", field="pictures"
+            )
+        return self.runner.submit(
+            "score_pictures",
+            {"character_id": character.id, "pictures": [str(f) for f in files]},
+            title=f"Score {len(files)} picture{'s' if len(files) != 1 else ''} against {character.name}",
+        )
+
+    def _score_pictures(self, ctx, params: dict[str, Any]) -> dict[str, Any]:
+        character = self.characters.get(params["character_id"])
+        pictures = [Path(p) for p in params["pictures"]]
+
+        def progress(done: int, total: int) -> None:
+            ctx.check_cancelled()
+            ctx.progress(
+                phase="scoring", step=done, total=total, message=f"Scoring picture {done + 1} of {total}"
+            )
+
+        report = score_pictures(
+            self.evaluator(),
+            [item.image for item in self.characters.dataset(character.id)],
+            pictures,
+            character.name,
+            progress,
+            self.characters.photo_names(character.id),
+        )
+        ctx.log("likeness.pictures_scored", report["summary"], pictures=len(pictures), faces=report["faces"])
+        return report
+
     @staticmethod
     def _form(character, entry, backend, base, index: int) -> GenerateForm:
         return GenerateForm(
@@ -104,6 +142,7 @@ class EvaluationService:
             photos=[item.image for item in self.characters.dataset(character.id)],
             prompts=prompts,
             name=character.name,
+            photo_names=self.characters.photo_names(character.id),
         )
         folder = self.paths.training_run_dir(ctx.job_id) / "probes"
         files, started = params["files"], time.monotonic()

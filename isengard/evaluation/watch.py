@@ -15,12 +15,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from isengard.evaluation.calibration import band, scale_sentence
 from isengard.evaluation.copying import copied_photo, is_collapsed, thumbprint
 from isengard.evaluation.likeness import (
     CheckpointSummary,
     ProbeScore,
     Reference,
     best_checkpoint,
+    flag_words,
     reference_identity,
     summarise,
 )
@@ -28,11 +30,22 @@ from isengard.obs import event
 
 
 class LikenessWatch:
-    def __init__(self, *, db, evaluator, job_id: str, photos: list[Path], prompts: list[str], name: str):
+    def __init__(
+        self,
+        *,
+        db,
+        evaluator,
+        job_id: str,
+        photos: list[Path],
+        prompts: list[str],
+        name: str,
+        photo_names: dict[Path, str] | None = None,
+    ):
         self.db = db
         self.evaluator = evaluator
         self.job_id = job_id
         self.photos = [Path(p) for p in photos]
+        self.photo_names = [(photo_names or {}).get(p, p.name) for p in self.photos]  # as uploaded
         self.prompts = prompts
         self.name = name
         self.seconds = 0.0
@@ -48,11 +61,14 @@ class LikenessWatch:
             event("likeness.warm_up_failed", f"{exc!r}", level="WARNING", job_id=self.job_id)
 
     def _ensure_reference(self) -> Reference | None:
+        """The character's reference face and the photos' prints with their aligned faces (read once, when
+        the first probe with a face appears)."""
         if self._reference is None and self.photos:
             readings = self.evaluator.read(self.photos)
             self._reference = reference_identity(
                 [r.embedding for r in readings], self.evaluator.same_person_distance
             )
+            self._prints = [thumbprint(p, r) for p, r in zip(self.photos, readings, strict=True)]
         return self._reference
 
     def on_samples(self, step: int, images: list[str]) -> dict[str, Any] | None:
@@ -70,8 +86,9 @@ class LikenessWatch:
     def _score(self, step: int, images: list[Path]) -> CheckpointSummary:
         readings = self.evaluator.read(images)
         reference = self._ensure_reference() if any(r.found for r in readings) else None
-        if self._prints is None:
+        if self._prints is None:  # no face yet: the whole-picture prints (a faceless copy is caught too)
             self._prints = [thumbprint(p) for p in self.photos]
+        same_person = self.evaluator.same_person_distance
         probes = []
         for index, (path, reading) in enumerate(zip(images, readings, strict=True)):
             score = None
@@ -84,10 +101,14 @@ class LikenessWatch:
                     likeness=score,
                     yaw=reading.yaw,
                     pitch=reading.pitch,
-                    copies_photo=copied_photo(thumbprint(path), self._prints) if step > 0 else None,
+                    copies_photo=(
+                        copied_photo(thumbprint(path, reading), self._prints, same_person)
+                        if step > 0
+                        else None
+                    ),
                 )
             )
-        collapsed = is_collapsed([r.embedding for r in readings if r.found])
+        collapsed = is_collapsed([r.embedding for r in readings if r.found], same_person)
         summary = summarise(step, probes, collapsed)
         now = time.time()
         for index, (path, probe) in enumerate(zip(images, probes, strict=True)):
@@ -99,11 +120,11 @@ class LikenessWatch:
             )  # fmt: skip
         event(
             "likeness.scored",
-            f"step {step}: median likeness {summary.median_likeness}",
+            f"step {step}: likeness {summary.score} ({summary.faces_sentence()})",
             job_id=self.job_id,
             step=step,
             faces=sum(p.found for p in probes),
-            median=summary.median_likeness,
+            score=summary.score,
             copying=summary.copying,
             collapsed=collapsed,
         )
@@ -116,22 +137,31 @@ class LikenessWatch:
         best, reason = best_checkpoint(usable, self.name)
         if best is None and summaries and not usable:
             reason = "No checkpoint was saved at a step whose probes were scored."
-        unlike = [self.photos[i].name for i in self._reference.odd_ones_out()] if self._reference else []
+        odd = self._reference.odd_ones() if self._reference else []
         return {
             "step": best.step if best else None,
-            "likeness": round(best.median_likeness, 1) if best else None,
+            "likeness": round(best.score, 1) if best else None,
+            "band": band(best.score).words if best else None,
+            "faces": best.faces_sentence() if best else None,
             "reason": reason,
-            "photos_unlike_the_rest": unlike,  # leave-one-out: below the same-person mark against the others
+            # leave-one-out: below the same-person mark against the others, or far below the set's own
+            "photos_unlike_the_rest": [self.photo_names[o.index] for o in odd],
+            "photo_notes": [{"photo": self.photo_names[o.index], "why": o.sentence} for o in odd],
             "scoring_seconds": round(self.seconds, 2),
         }
 
 
 def _event(summary: CheckpointSummary) -> dict[str, Any]:
+    score = summary.score
     return {
         "step": summary.step,
-        "median": None if summary.median_likeness is None else round(summary.median_likeness, 1),
+        "median": None if score is None else round(score, 1),
+        "band": None if score is None else band(score).words,
         "face_share": round(summary.face_share, 2),
+        "faces": summary.faces_sentence(),
+        "judged": summary.judged,
         "copying": summary.copying,
+        "copies": flag_words(summary) if summary.copying else None,
         "collapsed": summary.collapsed,
     }
 
@@ -156,6 +186,13 @@ def report(db, job_id: str) -> dict[str, Any]:
     """The likeness report of a training: per step its summary and every probe (exportable as JSON)."""
     return {
         "job_id": job_id,
-        "scale": "0–100; 50 is the face model's same-person mark",
-        "steps": [{**_event(s), "probes": [asdict(p) for p in s.probes]} for s in load_summaries(db, job_id)],
+        "scale": scale_sentence(),
+        "steps": [
+            {**_event(s), "probes": [asdict(p) | {"band": _words(p)} for p in s.probes]}
+            for s in load_summaries(db, job_id)
+        ],
     }
+
+
+def _words(probe: ProbeScore) -> str:
+    return band(probe.likeness).words if probe.found and probe.likeness is not None else "no face found"

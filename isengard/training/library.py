@@ -162,6 +162,7 @@ class LoraLibrary:
             f"* **Training:** {steps:,} steps" if steps else "* **Training:** imported file",
             f"* **File:** `{record.path.name}` (works in Isengard, diffusers, ComfyUI and A1111/Forge)",
         ]
+        lines += self.likeness_lines(record)
         notes = record.metadata.get("notes")
         if notes:
             lines += ["", "## Notes", "", html.escape(notes)]
@@ -170,6 +171,35 @@ class LoraLibrary:
             lines += [f"![sample {i + 1}](samples/{name})" for i, name in enumerate(sample_names)]
         lines += ["", "Only use a likeness LoRA of a person who agreed to it."]
         return "\n".join(lines) + "\n"
+
+    def likeness_lines(self, record) -> list[str]:
+        """The card's likeness section: each scored checkpoint in words, with its faces and flags."""
+        from isengard.evaluation.calibration import in_words, scale_sentence
+        from isengard.evaluation.likeness import flag_words
+        from isengard.evaluation.watch import load_summaries
+
+        summaries = (
+            [s for s in load_summaries(self.store.db, record.job_id) if s.step > 0] if record.job_id else []
+        )
+        if not summaries:
+            return []
+        lines = [
+            "",
+            "## Likeness",
+            "",
+            "| step | likeness | faces | signs of over-training |",
+            "|---|---|---|---|",
+        ]
+        for s in summaries:
+            flags = flag_words(s) if s.flagged else "none"
+            lines.append(f"| {s.step:,} | {in_words(s.score)} | {s.faces} of {len(s.probes)} | {flags} |")
+        recommendation = (record.metadata.get("recommendation") or {}).get("reason")
+        if recommendation:
+            lines += ["", f"Recommended: {recommendation}"]
+        if record.metadata.get("early_stop"):
+            lines += ["", record.metadata["early_stop"]]
+        lines += ["", f"Scale: {scale_sentence()}"]
+        return lines
 
     def bundle(self, lora_id: int, folder: Path) -> Path:
         """A zip with the LoRA, its README model card and up to four samples of its last step."""

@@ -13,8 +13,9 @@ from typing import Any
 
 from isengard.characters.service import CharacterService
 from isengard.errors import InputError, NotAvailableError
+from isengard.evaluation.early_stop import StopDecision, decide
 from isengard.evaluation.probes import probe_prompts
-from isengard.evaluation.watch import LikenessWatch
+from isengard.evaluation.watch import LikenessWatch, load_summaries
 from isengard.jobs import JobContext, JobRunner
 from isengard.jobs.forwarding import ForwardingContext
 from isengard.models.catalogue import BaseModel, Catalogue
@@ -23,22 +24,28 @@ from isengard.obs import event
 from isengard.paths import Paths, safe_component
 from isengard.training.presets import Preset, lighter_than, load_presets, recommend
 from isengard.training.store import LoraStore
-from plugins.base import PluginError, PluginRegistry
-from plugins.training.interface import TrainingBackend, TrainingParams, TrainingRequest
+from plugins.base import Cancelled, PluginError, PluginRegistry
+from plugins.training.interface import TrainingBackend, TrainingParams, TrainingRequest, TrainingResult
 
 
 class _Recorder(ForwardingContext):
-    """Passes progress on to the job, records each checkpoint in the LoRA store as it appears and has
-    the probes scored as they appear."""
+    """Passes progress on to the job, records each checkpoint in the LoRA store as it appears, has the
+    probes scored as they appear and, with "Stop when it is done", asks the backend to stop (through the
+    cancel every backend honours within a step) once the likeness says the run is done."""
 
-    def __init__(self, ctx: JobContext, on_checkpoint, watch=None):
+    def __init__(self, ctx: JobContext, on_checkpoint, watch=None, *, patience: int | None = None):
         super().__init__(ctx)
         self._on_checkpoint = on_checkpoint
         self._watch = watch
+        self._patience = patience  # None: no early stop
+        self.checkpoints: dict[int, str] = {}
+        self.stop: StopDecision | None = None
 
     def progress(self, **fields: Any) -> None:
         if fields.get("checkpoint"):
             self._on_checkpoint(fields["checkpoint"], fields.get("step"))
+            if isinstance(fields.get("step"), int):
+                self.checkpoints[fields["step"]] = fields["checkpoint"]
         self._ctx.progress(**fields)
         if self._watch is not None and fields.get("samples"):  # the probes: scored as they appear
             step = fields.get("sample_step", fields.get("step"))
@@ -46,6 +53,28 @@ class _Recorder(ForwardingContext):
                 scored = self._watch.on_samples(step, list(fields["samples"]))
                 if scored is not None:
                     self._ctx.progress(likeness=scored)
+                    self._consider_stopping()
+
+    def _consider_stopping(self) -> None:
+        if self._patience is None or self.stop is not None:
+            return
+        self.stop = decide(load_summaries(self._watch.db, self.job_id), self._patience)
+        if self.stop is not None:
+            self._ctx.log(
+                "training.early_stop",
+                f"stopping: {self.stop.why}",
+                best_step=self.stop.best_step,
+                at_step=self.stop.at_step,
+            )
+            self._ctx.progress(message=f"Finishing early: {self.stop.why}")
+
+    def is_cancelled(self) -> bool:
+        return self.stop is not None or self._ctx.is_cancelled()
+
+    def check_cancelled(self) -> None:
+        if self.stop is not None:
+            raise Cancelled(f"stopping early: {self.stop.why}")
+        self._ctx.check_cancelled()
 
 
 def checked_prompts(prompts: list[str] | None, trigger: str) -> list[str] | None:
@@ -232,10 +261,16 @@ class TrainingService:
         def on_checkpoint(path: str, step: int | None) -> None:
             self.store.record(path, kind="checkpoint", step=step, **common)
 
-        watch = self._watch(ctx.job_id, request)
-        started = time.monotonic()
+        watch = self._watch(ctx.job_id, request, character.id)
+        patience = params.stop_patience if params.stop_when_done and watch is not None else None
+        recorder = _Recorder(ctx, on_checkpoint, watch, patience=patience)
+        started, early = time.monotonic(), None
         try:
-            result = plugin.run(request, _Recorder(ctx, on_checkpoint, watch))
+            result = plugin.run(request, recorder)
+        except Cancelled:
+            if recorder.stop is None or ctx.is_cancelled():  # the person's Stop: the job ends cancelled
+                raise
+            result, early = self._stopped_early(request, recorder, watch, plugin)
         except PluginError as exc:
             if exc.code == "oom":
                 lighter = lighter_than(self.presets, job["preset"])
@@ -247,9 +282,12 @@ class TrainingService:
                 raise PluginError(f"{exc}{advice} The last checkpoint is kept.", code="oom") from None
             raise
         own = Path(result.lora_path).resolve().is_relative_to(Path(request.output_dir).resolve())
-        final = self.store.keep_final(result.lora_path, character.id, job["name"], move=own)
+        final = self.store.keep_final(result.lora_path, character.id, job["name"], move=own and not early)
         recommendation = self._recommend(watch, result, final)
         metadata = {**result.metadata, **({"recommendation": recommendation} if recommendation else {})}
+        if early:
+            metadata["early_stop"] = early["sentence"]
+            ctx.progress(message=early["sentence"])
         record = self.store.record(final, kind="final", step=result.steps, metadata=metadata, **common)
         for checkpoint in result.checkpoints:
             if checkpoint.exists():
@@ -272,9 +310,42 @@ class TrainingService:
             "seconds": round(seconds, 2),
             "backend_version": result.backend_version,
             "recommendation": recommendation,
+            "early_stop": early,
         }
 
-    def _watch(self, job_id: str, request: TrainingRequest) -> LikenessWatch | None:
+    def _stopped_early(self, request: TrainingRequest, recorder: _Recorder, watch, plugin):
+        """The run stopped itself: its best clean checkpoint becomes the LoRA (a copy: the checkpoints
+        stay as they are), as if the training had been that long."""
+        files = dict(recorder.checkpoints)
+        for path in Path(request.output_dir).glob(f"{request.name}_*.safetensors"):
+            suffix = path.stem.rsplit("_", 1)[-1]
+            if suffix.isdigit() and len(suffix) == 9:
+                files[int(suffix)] = str(path)
+        files = {step: path for step, path in files.items() if Path(path).exists()}
+        stop = recorder.stop
+        best = watch.recommend(set(files))["step"]
+        if best is None:
+            raise PluginError(f"The training stopped itself ({stop.why}), but no checkpoint was kept to use.")
+        stopped_at = max(files)
+        total = request.params.steps
+        early = {
+            "stopped_at": stopped_at,
+            "total": total,
+            "best_step": best,
+            "why": stop.why,
+            "saved_share": round(max(0, total - stopped_at) / total, 3),
+            "sentence": StopDecision(best, stop.at_step, stop.why).sentence(stopped_at, total),
+        }
+        event("training.stopped_early", early["sentence"], job_id=request.job_id, **early)
+        result = TrainingResult(
+            lora_path=Path(files[best]),
+            steps=best,
+            checkpoints=[Path(files[step]) for step in sorted(files)],
+            backend_version=plugin.version,
+        )
+        return result, early
+
+    def _watch(self, job_id: str, request: TrainingRequest, character_id: int) -> LikenessWatch | None:
         """Likeness scoring for this run, when an evaluation plugin can run here."""
         plugin = self.registry.first_available("evaluation")
         if plugin is None:
@@ -286,6 +357,7 @@ class TrainingService:
             photos=[item.image for item in request.dataset],
             prompts=request.sample_prompts,
             name=request.character or request.trigger_word,
+            photo_names=self.characters.photo_names(character_id),
         )
 
     def _recommend(self, watch, result, final: Path) -> dict[str, Any] | None:

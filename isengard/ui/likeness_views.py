@@ -6,21 +6,23 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from isengard.evaluation.likeness import pose_sentence
+from isengard.evaluation.calibration import in_words, scale_sentence
+from isengard.evaluation.likeness import flag_words, pose_sentence
 from isengard.evaluation.probes import framing_of
 from isengard.evaluation.watch import load_summaries
 from isengard.words import count
 
 EXPLAIN = (
-    "Likeness: how much the sample pictures look like the person, 0–100, measured by a face model against "
-    "their photos. 50 is where it takes two faces for the same person; most good LoRAs reach 65–85."
+    "Likeness: how much the sample pictures look like the person, measured by a face model against their "
+    f"photos; a probe without a face counts as 0. The scale: {scale_sentence()}"
 )
 
 
 def likeness_svg(summaries) -> str:
-    """The likeness curve as an inline SVG: median likeness per step (0–100), the band below the
-    same-person mark shaded, flagged steps (copying, one face for every prompt) marked in orange."""
-    points = [(s.step, s.median_likeness, s.flagged) for s in summaries if s.median_likeness is not None]
+    """The likeness curve as an inline SVG: the face-counted likeness per step (0–100), the band below the
+    same-person mark shaded, flagged steps (copying, one face for every prompt) marked in orange, steps
+    with too few faces to judge drawn hollow."""
+    points = [(s.step, s.score, s.flagged, s.judged) for s in summaries if s.score is not None]
     width, height, left, bottom, top = 420, 170, 34, 26, 12
     last = max([p[0] for p in points] + [1])
     plot_w, plot_h = width - left - 10, height - bottom - top
@@ -46,13 +48,15 @@ def likeness_svg(summaries) -> str:
         f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" font-size="12" fill="#6b7280">step {last:,}</text>'
     )
     if len(points) > 1:
-        line = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v, _ in points)
+        line = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v, _, _ in points)
         parts.append(f'<polyline points="{line}" fill="none" stroke="#7c3aed" stroke-width="2"/>')
-    for step, value, flagged in points:
+    for step, value, flagged, judged in points:
         colour = "#d97706" if flagged else "#7c3aed"
+        fill = colour if judged else "#ffffff"
+        note = " (a sign of over-training)" if flagged else "" if judged else " (too few faces to judge)"
         parts.append(
-            f'<circle cx="{x(step):.1f}" cy="{y(value):.1f}" r="{5 if flagged else 3.5}" fill="{colour}">'
-            f"<title>step {step:,}: {value:.0f}/100{' (flagged)' if flagged else ''}</title></circle>"
+            f'<circle cx="{x(step):.1f}" cy="{y(value):.1f}" r="{5 if flagged else 3.5}" fill="{fill}" stroke="{colour}">'
+            f"<title>step {step:,}: {html.escape(in_words(value))}{note}</title></circle>"
         )
     if not points:
         parts.append(
@@ -74,16 +78,14 @@ def likeness_html(ctx, job) -> str:
             f"{framing_of(i)} {p.likeness:.0f}" if p.likeness is not None else f"{framing_of(i)}: no face"
             for i, p in enumerate(last.probes)
         )
-        parts.append(f"<div>Step {last.step:,}: {html.escape(probes)}</div>")
+        overall = in_words(last.score) if last.score is not None else "no face found"
+        parts.append(
+            f"<div>Step {last.step:,}: <b>{html.escape(overall)}</b> · {html.escape(last.faces_sentence())}</div>"
+            f'<div class="isg-muted">{html.escape(probes)}</div>'
+        )
         if any(p.found for p in last.probes):
             parts.append(f'<div class="isg-muted">{html.escape(pose_sentence(last))}</div>')
-        flags = [
-            f"step {s.step:,} copies a training photo"
-            if s.copying
-            else f"step {s.step:,} gives one face for every prompt"
-            for s in summaries
-            if s.flagged
-        ]
+        flags = [f"step {s.step:,}: {flag_words(s)}" for s in summaries if s.flagged]
         if flags:
             parts.append(
                 f'<div class="isg-warn">⚠ {html.escape("; ".join(flags))} (a sign of over-training)</div>'
@@ -91,12 +93,19 @@ def likeness_html(ctx, job) -> str:
     rec = (job.result or {}).get("recommendation") if job.status == "succeeded" else None
     if rec:
         css = "isg-ok" if rec.get("step") else "isg-muted"
+        early = (job.result or {}).get("early_stop")
+        if early:
+            parts.append(f'<div class="isg-ok" id="train-early-stop">{html.escape(early["sentence"])}</div>')
         parts.append(f'<div class="{css}" id="train-recommendation">{html.escape(rec["reason"])}</div>')
-        unlike = rec.get("photos_unlike_the_rest") or []
-        if unlike:
+        notes = rec.get("photo_notes") or [
+            {"photo": p, "why": ""} for p in rec.get("photos_unlike_the_rest") or []
+        ]
+        if notes:
             text = (
-                f"{count(len(unlike), 'photo')} {'does' if len(unlike) == 1 else 'do'} not look like the others "
-                "and may be someone else — check them in Characters."
+                f"{count(len(notes), 'photo')} {'does' if len(notes) == 1 else 'do'} not look like the others "
+                "and may be someone else — check them in Characters: "
+                + "; ".join(f"{n['photo']} {n['why']}".strip() for n in notes)
+                + "."
             )
             parts.append(f'<div class="isg-warn" id="train-unlike">⚠ {html.escape(text)}</div>')
     elif not summaries and not job.terminal:
@@ -137,8 +146,12 @@ def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
     )
     rec = (final.metadata or {}).get("recommendation") or {}
     lines = [f'<div id="lora-likeness">{likeness_svg(summaries)}']
-    score = "no face found" if chosen.median_likeness is None else f"{chosen.median_likeness:.0f}/100"
-    lines.append(f"<div>This file (step {step:,}): {html.escape(score)}</div>")
+    score = "no face found" if chosen.score is None else in_words(chosen.score)
+    flags = f" · {flag_words(chosen)}" if chosen.flagged else ""
+    lines.append(
+        f"<div>This file (step {step:,}): {html.escape(score)} · {html.escape(chosen.faces_sentence())}"
+        f"{html.escape(flags)}</div>"
+    )
     if any(p.found for p in chosen.probes):
         lines.append(f'<div class="isg-muted">{html.escape(pose_sentence(chosen))}</div>')
         lines.append(f'<div id="lora-pose">{pose_svg(chosen.probes)}</div>')
@@ -152,7 +165,7 @@ def lora_report(ctx, lora_id) -> tuple[str, list, str | None]:
         (
             row["image"],
             f"{framing_of(row['idx'])}: "
-            + (f"{row['likeness']:.0f}/100" if row["likeness"] is not None else "no face")
+            + (in_words(row["likeness"]) if row["likeness"] is not None else "no face")
             + (" · copies a photo" if row["copies_photo"] is not None else ""),
         )
         for row in rows

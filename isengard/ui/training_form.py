@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from isengard.ui import lora_library, params_form
+from isengard.ui import lora_library, params_form, picture_scoring
 from isengard.ui.character_views import readiness_card
 from isengard.ui.hints import hint_line
 from isengard.ui.likeness_views import likeness_html
@@ -153,6 +153,7 @@ def build(ctx, shared) -> Parts:
                         label="Log", lines=8, max_lines=8, interactive=False, elem_id="train-log"
                     )
         library = lora_library.build(ctx, shared)
+        picture_scoring.build(ctx, shared)
 
     return Parts(
         svc=svc,

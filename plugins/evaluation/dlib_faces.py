@@ -1,6 +1,6 @@
 """Faces with dlib (licence-clean, ships in pip packages): the HOG frontal detector, the 68-point landmarks
 for head pose, and dlib's ResNet descriptor (128-d, same person below 0.6) on 5-point alignment, the way
-the photo checks embed faces. Pose: OpenCV's solvePnP of six landmarks against a generic face model.
+the photo checks embed faces; the eye centres come from the same five points. Pose: OpenCV's solvePnP of six landmarks against a generic face model.
 The HOG detector finds faces up to about three-quarter view; a full profile reads as "no face".
 """
 
@@ -34,7 +34,7 @@ def models_dir() -> Path:
 
 class DlibEvaluator(Evaluator):
     name = "dlib"
-    version = "1.0.0"
+    version = "1.1.0"
     label = "Face likeness (dlib)"
     description = "dlib's face detector, landmarks and identity model: free for commercial use."
     same_person_distance: ClassVar[float] = 0.6
@@ -85,12 +85,20 @@ class DlibEvaluator(Evaluator):
             if not boxes:
                 return FaceReading(found=False)
             box = max(boxes, key=lambda r: r.width() * r.height())
-            embedding = np.asarray(encoder.compute_face_descriptor(rgb, shape5(rgb, box)), dtype=np.float64)
+            five = shape5(rgb, box)
+            embedding = np.asarray(encoder.compute_face_descriptor(rgb, five), dtype=np.float64)
             points = shape68(rgb, box)
+        # the 5-point model: corners of one eye (0, 1), of the other (2, 3), the base of the nose (4)
+        centres = sorted(
+            ((five.part(a).x + five.part(b).x) / 2 / scale, (five.part(a).y + five.part(b).y) / 2 / scale)
+            for a, b in ((0, 1), (2, 3))
+        )
         yaw, pitch = head_pose([(points.part(i).x, points.part(i).y) for i in LANDMARKS], rgb.shape)
         x, y = max(0, box.left()), max(0, box.top())
         frame = (round(x / scale), round(y / scale), round(box.width() / scale), round(box.height() / scale))
-        return FaceReading(found=True, embedding=embedding, box=frame, yaw=yaw, pitch=pitch)
+        return FaceReading(
+            found=True, embedding=embedding, box=frame, yaw=yaw, pitch=pitch, eyes=(centres[0], centres[1])
+        )
 
 
 def head_pose(points: list[tuple[int, int]], shape: tuple) -> tuple[float | None, float | None]:

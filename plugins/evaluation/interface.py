@@ -1,5 +1,6 @@
 """The evaluation contract: pictures in, one face reading per picture out — whether a face was found, its
-identity embedding (compared by the plugin's own distance and same-person threshold) and its head pose.
+identity embedding (compared by the plugin's own distance and same-person threshold), its head pose and
+where its eyes are (the core aligns faces by them to tell a re-framed copy of a photo from a new picture).
 The core builds likeness, copying and collapse scores on top (isengard/evaluation); a plugin only sees
 faces. A user who accepts another model's licence can add an ArcFace plugin without touching the core.
 """
@@ -23,6 +24,8 @@ class FaceReading:
     box: tuple[int, int, int, int] | None = None  # x, y, width, height in the picture's pixels
     yaw: float | None = None  # degrees, + = turned to the picture's right; ~0 facing the camera
     pitch: float | None = None  # degrees, + = looking up
+    # the centres of the two eyes in the picture's pixels, left one (in the picture) first
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
 
     def to_dict(self) -> dict:
         return {

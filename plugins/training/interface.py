@@ -199,6 +199,21 @@ class TrainingParams:
         min=0,
         max=100000,
     )
+    stop_when_done: bool = _f(
+        True,
+        "Stop by itself once the likeness has not improved for a few rounds of samples, or as soon as the "
+        "LoRA starts copying a training photo, and keep the best checkpoint. Needs samples and faces in them.",
+        advanced=True,
+        label="Stop when it is done",
+    )
+    stop_patience: int = _f(
+        3,
+        "How many rounds of samples without a better likeness before the training stops itself.",
+        advanced=True,
+        label="Rounds without progress before stopping",
+        min=1,
+        max=50,
+    )
     sample_steps: int = _f(
         20, "Denoising steps for each preview image.", advanced=True, label="Sample steps", min=1, max=100
     )

@@ -397,6 +397,11 @@ class LoraTrainer(WarmSetupMixin):
         self.samples += paths
         return paths
 
+    def _sampled(self, step: int) -> bool:
+        return all(
+            (self.out / "samples" / f"step{step:06d}_{i}.png").exists() for i in range(len(self.sample_texts))
+        )
+
     def run(self) -> TrainingResult:
         import torch
 
@@ -408,6 +413,19 @@ class LoraTrainer(WarmSetupMixin):
                 self.ctx.progress(step=0, total=p.steps)
                 self.ctx.progress(
                     phase="sampling", step=0, total=p.steps, samples=[str(x) for x in self.sample(0)]
+                )
+            elif (
+                p.sample_every
+                and self.start_step % p.sample_every == 0
+                and not self._sampled(self.start_step)
+            ):
+                # a Stop that came while this step's samples were drawn: draw them now, or the likeness
+                # curve would miss the step it resumed from
+                self.ctx.progress(
+                    phase="sampling",
+                    step=self.start_step,
+                    total=p.steps,
+                    samples=[str(x) for x in self.sample(self.start_step)],
                 )
             self.ctx.progress(phase="training", step=self.start_step, total=p.steps, message="Training")
             for step in range(self.start_step + 1, p.steps + 1):
