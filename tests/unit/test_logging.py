@@ -164,7 +164,7 @@ def test_a_generator_action_failing_is_resumed_in_another_thread_without_a_conte
         got.append(first)
         errors: list = []
 
-        def rest(g=gen, errors=errors):
+        def rest(g=gen, errors=errors, got=got):
             try:
                 got.extend(g)
             except Exception as exc:
