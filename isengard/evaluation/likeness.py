@@ -147,7 +147,8 @@ class CheckpointSummary:
         return bool(self.probes) and self.face_share >= MIN_FACE_SHARE
 
     def faces_sentence(self) -> str:
-        return f"{self.faces} of {len(self.probes)} probes show a face"
+        total = len(self.probes)
+        return f"{self.faces} of {total} probe{'s' if total != 1 else ''} show{'s' if self.faces == 1 else ''} a face"
 
 
 def summarise(step: int, probes: list[ProbeScore], collapsed: bool) -> CheckpointSummary:

@@ -25,7 +25,7 @@ def report_html(report: dict) -> str:
             continue
         words = in_words(row["likeness"]) if row["face"] else "no face found"
         copy = (
-            f' <span class="isg-warn">copies the training photo {html.escape(row["copies_photo"])}</span>'
+            f' — <span class="isg-warn">copies the training photo {html.escape(row["copies_photo"])}</span>'
             if row.get("copies_photo")
             else ""
         )
