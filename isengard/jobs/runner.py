@@ -27,6 +27,7 @@ from typing import Any
 from isengard.errors import InputError, IsengardError, storage_failure_reason
 from isengard.gpu_lock import GpuLock
 from isengard.jobs.context import JobContext
+from isengard.jobs.endings import Ending, EndingSlots
 from isengard.jobs.liveness import (
     DEAD_OWNER_REASON,
     HEARTBEAT_SECONDS,
@@ -54,14 +55,6 @@ class JobKind:
         return bool(self.uses_gpu(params) if callable(self.uses_gpu) else self.uses_gpu)
 
 
-@dataclass
-class _Ending:
-    status: str
-    error: str | None
-    result: dict[str, Any] | None
-    at: float
-
-
 def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, IsengardError | PluginError):
         return str(exc)
@@ -87,12 +80,13 @@ class JobRunner:
         self._kinds: dict[str, JobKind] = {}
         self._contexts: dict[str, JobContext] = {}
         self._live: set[str] = set()  # queued or running here, heartbeat written for them
-        self._unsaved: dict[str, _Ending] = {}  # endings the database refused; written when it can
+        self._unsaved: dict[str, Ending] = {}  # endings the database refused; written when it can
         self._state_lock = threading.Lock()
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self._owner = owner_tag()
+        self._slots = EndingSlots(Path(db.path).parent / "endings")  # see isengard/jobs/endings.py
 
     # set-up -----------------------------------------------------------------------------------------
     def register(
@@ -146,18 +140,32 @@ class JobRunner:
         return ids
 
     def _mark_dead(self, job_id: str, owner: str | None) -> bool:
-        """Record that a dead owner's job was interrupted (only if nobody took it over meanwhile)."""
+        """Record how a dead owner's job ended (only if nobody took it over meanwhile): the ending it kept
+        in its reserved space when the database refused it, else interrupted."""
         now = time.time()
+        kept = self._slots.read(job_id)
+        status, error = (kept.status, kept.error) if kept else ("interrupted", DEAD_OWNER_REASON)
         try:
             with self.db.transaction() as conn:
                 cursor = conn.execute(
-                    "UPDATE jobs SET status='interrupted', error=?, finished_at=?, updated_at=?"
+                    "UPDATE jobs SET status=?, result=coalesce(?, result), error=?, finished_at=?, updated_at=?"
                     " WHERE id=? AND status IN ('queued','running') AND owner IS ?",
-                    (DEAD_OWNER_REASON, now, now, job_id, owner),
+                    (
+                        status,
+                        dumps(kept.result) if kept and kept.result is not None else None,
+                        error,
+                        kept.at if kept else now,
+                        now,
+                        job_id,
+                        owner,
+                    ),
                 )
                 if cursor.rowcount:
-                    self._insert_status(conn, job_id, "interrupted", DEAD_OWNER_REASON, now)
-                return bool(cursor.rowcount)
+                    self._insert_status(conn, job_id, status, error, now)
+            if cursor.rowcount and kept:
+                self._slots.release(job_id)
+                event("job.ending_recovered", f"{job_id} {status}: {error}", job_id=job_id, status=status)
+            return bool(cursor.rowcount)
         except Exception as exc:  # a reader that cannot write still shows the truth (see _view)
             event("job.recover_failed", f"could not mark {job_id} interrupted: {exc}", level="WARNING")
             return False
@@ -290,8 +298,12 @@ class JobRunner:
         if self._owner_gone(job.owner, job.heartbeat_at, job.updated_at):
             # a certain death is recorded, so every reader agrees; a silent other host is only shown
             recorded = owner_state(job.owner) == "dead" and self._mark_dead(job.id, job.owner)
-            job.stored_status = "interrupted" if recorded else job.status
-            job.status, job.error = "interrupted", DEAD_OWNER_REASON
+            row = self.db.one("SELECT * FROM jobs WHERE id=?", (job.id,)) if recorded else None
+            if row is not None:
+                return record_from_row(row)
+            kept = self._slots.read(job.id)  # the ending it kept when the database refused it
+            job.stored_status = job.status
+            job.status, job.error = (kept.status, kept.error) if kept else ("interrupted", DEAD_OWNER_REASON)
         return job
 
     @staticmethod
@@ -464,6 +476,10 @@ class JobRunner:
         )
         if not cursor.rowcount:  # cancelled while it waited for a worker: it has ended already
             return
+        if not self._slots.reserve(job.id):
+            event(
+                "job.no_ending_slot", f"no space to reserve {job.id}'s ending", level="WARNING", job_id=job.id
+            )
         ctx.add_event("status", {"status": "running"})
         event("job.started", f"{job.title} started", job_id=job.id, kind=job.kind, attempt=job.attempts + 1)
         started = time.monotonic()
@@ -489,6 +505,15 @@ class JobRunner:
         except Exception as exc:
             ctx.try_flush()
             self._finish(job.id, "failed", error=failure_reason(exc))
+            if storage_failure_reason(exc):  # a full or read-only disk: a fault of the machine, not a bug
+                event(
+                    "job.failed",
+                    f"{job.title} failed: {storage_failure_reason(exc)}",
+                    level="WARNING",
+                    job_id=job.id,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                return
             event(
                 "job.failed",
                 f"{job.title} failed with an unexpected error",
@@ -510,7 +535,7 @@ class JobRunner:
         self, job_id: str, status: str, *, result: dict | None = None, error: str | None = None
     ) -> None:
         """End a job. If the database refuses (full disk, read-only, locked), keep the ending and retry."""
-        ending = _Ending(status, error, result, time.time())
+        ending = Ending(status, error, result, time.time())
         with self._state_lock:
             self._live.discard(job_id)
         for attempt in range(FINISH_RETRIES):
@@ -522,6 +547,7 @@ class JobRunner:
             time.sleep(0.05 * (2**attempt))
         with self._state_lock:
             self._unsaved[job_id] = ending
+        kept = self._slots.record(job_id, ending)  # outlives this process if the disk stays full
         event(
             "job.ending_unsaved",
             f"{job_id} ended as {status} but the database cannot record it yet; retrying in the background",
@@ -529,10 +555,11 @@ class JobRunner:
             job_id=job_id,
             status=status,
             error=error,
+            kept_in_reserved_space=kept,
         )
         self._notify()
 
-    def _write_finish(self, job_id: str, ending: _Ending) -> bool:
+    def _write_finish(self, job_id: str, ending: Ending) -> bool:
         try:
             with self.db.transaction() as conn:
                 self._insert_status(conn, job_id, ending.status, ending.error, ending.at)
@@ -551,6 +578,7 @@ class JobRunner:
         except Exception as exc:
             event("job.finish_write_failed", f"could not record the end of {job_id}: {exc}", level="WARNING")
             return False
+        self._slots.release(job_id)
         ctx = self._contexts.get(job_id)
         if ctx is not None:
             ctx._seq += 1

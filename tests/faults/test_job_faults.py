@@ -275,3 +275,55 @@ def _running(db: Path) -> bool:
         return False
     finally:
         conn.close()
+
+
+def test_a_full_disk_reason_outlives_the_process_that_ran_the_job(tmp_path):
+    """The job fails because the disk is full, the database on that disk cannot record why, and the process
+    exits before space comes back: once it has, every reader (here the CLI) says "failed: the disk is full",
+    not "interrupted — the process stopped"."""
+    import json
+
+    from tests.faults.conftest import _try_mount_tmpfs
+    from tests.helpers import child_env
+
+    disk = tmp_path / "disk"
+    mounted = _try_mount_tmpfs(disk, "16m")
+    env = {**child_env(tmp_path), "DATA_DIR": str(disk), "ISENGARD_MODE": "fast-test"}
+    flag = tmp_path / "fill-now"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.disk_full_child", str(flag), *([] if mounted else ["inject"])],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        job_id = child.stdout.readline().strip()
+        wait_for(lambda: (tmp_path / "started").exists(), timeout=60)
+        filler = _fill(disk) if mounted else None
+        flag.write_text("now")
+        out, err = child.communicate(timeout=120)
+        assert out.startswith("failed") and "disk is full" in out, (out, err[-2000:])
+        assert child.returncode == 0
+        kept = list((disk / "endings").glob("*")) if mounted else []
+        if mounted:
+            assert kept, "the ending was kept in the space reserved when the job started"
+            filler.unlink()  # space comes back, after the process has gone
+        shown = subprocess.run(
+            [sys.executable, "-m", "isengard", "jobs", "show", job_id, "--json"],
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        job = json.loads(shown.stdout)["job"]
+        assert job["status"] == "failed" and "disk is full" in job["error"], job
+        assert job["finished_at"], job
+        assert not list((disk / "endings").glob("*")), "the reserved space is given back once recorded"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        if mounted:
+            subprocess.run(["umount", "-l", str(disk)], capture_output=True, timeout=10)
