@@ -1,10 +1,24 @@
 """Errors a person can act on.
 
-Every error that reaches the user carries one clear sentence and, for the CLI, an exit code.
-Exit codes: 2 configuration, 3 storage, 4 network/port, 5 input, 6 job failed, 7 not available.
+Every error that reaches the user carries one clear sentence and, for the CLI, an exit code from
+`EXIT_CODES`, the one table of them (the README's table is checked against it).
 """
 
 from __future__ import annotations
+
+EXIT_CODES = {
+    0: "success",
+    1: "an unexpected error (a bug: see the logs)",
+    2: "configuration (a setting or a preset is wrong)",
+    3: "storage (the database or a data folder cannot be used)",
+    4: "the port is in use",
+    5: "bad input (a name, a file, a value)",
+    6: "the job failed",
+    7: "not available here (no GPU, no model, no token, the studio cannot be reached)",
+    8: "the job was cancelled",
+    9: "the job was interrupted (the process running it stopped; resume it)",
+    130: "stopped with Ctrl+C",
+}
 
 
 class IsengardError(Exception):

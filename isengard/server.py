@@ -21,15 +21,27 @@ MAX_CLIENT_LOG_BYTES = 16_384
 CLIENT_LOG_RATE = 30  # reports a minute per client: enough for a page in trouble, too few to flood the logs
 
 
-def same_origin(headers) -> bool:
-    """A browser's own page posts with an Origin (or Referer) of the host it talks to; others are refused."""
+def same_origin(headers, peer: str | None = None) -> bool:
+    """A browser's own page posts with an Origin (or Referer) of the host it talks to; others are refused.
+    `X-Forwarded-Host` names that host only when a trusted proxy (`peer`) sent the request: anyone else
+    could forge it along with the Origin."""
     from urllib.parse import urlsplit
 
-    host = (headers.get("x-forwarded-host") or headers.get("host") or "").lower()
+    forwarded = headers.get("x-forwarded-host") if trusted_proxy(peer) else None
+    host = (forwarded or headers.get("host") or "").lower()
     source = headers.get("origin") or headers.get("referer") or ""
     if not host or not source or source == "null":
         return False
     return urlsplit(source).netloc.lower() == host
+
+
+def trusted_proxy(peer: str | None) -> bool:
+    """Loopback (a proxy on this machine, such as the share link's tunnel) or an address listed in
+    FORWARDED_ALLOW_IPS (comma-separated, as uvicorn reads it; "*" trusts every proxy)."""
+    allowed = {
+        a.strip() for a in os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1").split(",") if a.strip()
+    }
+    return bool(peer) and ("*" in allowed or peer in allowed)
 
 
 @dataclass
@@ -102,7 +114,7 @@ def extra_routes(ctx) -> list[Any]:
             )
             if not app.tokens.get(token):
                 return Response(status_code=401)
-        if not same_origin(request.headers):
+        if not same_origin(request.headers, request.client.host if request.client else None):
             return Response(status_code=403)
         if not limiter.allow(request.client.host if request.client else "unknown"):
             return Response(status_code=429)

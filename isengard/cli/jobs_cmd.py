@@ -9,7 +9,7 @@ from isengard.context import bootstrap
 from isengard.errors import InputError
 from isengard.obs import event
 
-EXIT_BY_STATUS = {"succeeded": 0, "failed": 6, "cancelled": 8, "interrupted": 9}
+EXIT_BY_STATUS = {"succeeded": 0, "failed": 6, "cancelled": 8, "interrupted": 9}  # see EXIT_CODES
 
 
 def add_parser(sub) -> None:

@@ -63,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with use_correlation(args.correlation_id, service="api") as cid:
         try:
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return code
+        except BrokenPipeError:  # `… | head`: the reader has what it wanted; no traceback, no error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
         except IsengardError as exc:
             _log_failure(args.command, exc, cid)
             if getattr(args, "json", False):  # scripts read stdout: the same failure, as the JSON object

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from isengard.cli.common import info
-from isengard.errors import InputError, IsengardError, JobFailedError, SettingsError
+from isengard.errors import InputError, JobFailedError, NotAvailableError, SettingsError
 from isengard.obs import event
 from isengard.obs.context import current_correlation_id
 
@@ -22,8 +22,8 @@ POLL_SECONDS = 0.2
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 
 
-class ServerUnreachableError(IsengardError):
-    exit_code = 4
+class ServerUnreachableError(NotAvailableError):
+    """The studio named by --server or ISENGARD_SERVER does not answer."""
 
 
 def server_url(args) -> str | None:

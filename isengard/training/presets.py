@@ -138,3 +138,37 @@ def checked_setting(name: str, value: Any) -> Any:
     if kind is str:
         return validation.text(label, value, max_length=200)
     return value
+
+
+def json_typed(settings: dict[str, Any]) -> None:
+    """Settings from a script keep JSON's own types: `"steps": "10"` is text, not a number (a form's boxes
+    may send text; a JSON caller means what it sends). Unknown names are left to `training_params`."""
+    specs = {f.name: f for f in fields(TrainingParams)}
+    for name, value in settings.items():
+        spec = specs.get(name)
+        if spec is None or value is None:
+            continue
+        label = spec.metadata.get("label") or name
+        kind = type(spec.default)
+        if kind is bool and not isinstance(value, bool):
+            raise InputError(f"{label} must be true or false, not {json_word(value)}.", field=name)
+        if kind in (int, float) and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InputError(f"{label} must be a number, not {json_word(value)}.", field=name)
+        if kind is str and not isinstance(value, str):
+            raise InputError(f"{label} must be text, not {json_word(value)}.", field=name)
+
+
+def json_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return f"the text {value[:20]!r}"
+    if isinstance(value, int | float):
+        return "a number"
+    return (
+        "a list"
+        if isinstance(value, list)
+        else "an object"
+        if isinstance(value, dict)
+        else type(value).__name__
+    )

@@ -54,7 +54,8 @@ def _fail(name: str, exc: Exception, cid: str, started: float, hints: FieldHints
         message = str(exc.message if isinstance(exc, gr.Error) else exc)
         event("ui.action.rejected", f"{name}: {message}", level="WARNING", action=name, seconds=elapsed)
         if raises:
-            raise exc if isinstance(exc, gr.Error) else gr.Error(message, print_exception=False) from exc
+            # an ordinary mistake of the caller: one line in the log above, no traceback on the console
+            raise gr.Error(message, print_exception=False) from exc
         gr.Warning(message)
         field = getattr(exc, "field", None)
         return hints.show(message, field) if hints else gr.skip()

@@ -73,7 +73,7 @@ def register(ctx) -> None:
         """A job's record: status, progress, result or error."""
         record = runner.get(job_id)
         if record is None:
-            raise gr.Error(f"There is no job {job_id}.")
+            raise gr.Error(f"There is no job {job_id}.", print_exception=False)
         return plain_json(record.to_dict())
 
     @ui_action("api.jobs", quiet=True, raises=True)

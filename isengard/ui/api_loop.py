@@ -15,6 +15,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from isengard.errors import InputError
+from isengard.training.presets import json_typed
 from isengard.ui.actions import ui_action
 
 NOT_UPLOADED = "it was not uploaded through the API (send it with gradio_client's handle_file)"
@@ -118,6 +119,7 @@ def register_loop(ctx, plain_json) -> None:
         the five standard framings the likeness is measured on (each must contain the trigger word)."""
         if settings is not None and not isinstance(settings, dict):
             raise InputError('settings must be an object of training settings, e.g. {"steps": 1500}.')
+        json_typed(settings or {})
         model = base_model or ctx.generation.default_base
         chosen = preset or training.recommend(model)[0].id
         job_id = training.submit(

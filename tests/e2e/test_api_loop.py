@@ -89,6 +89,8 @@ def test_a_script_runs_the_whole_loop_in_fast_test_mode(fast_studio, tmp_path):
 
     with pytest.raises(AppError, match="Training steps must be"):
         bad.predict(character="Api Fast", settings={"steps": 0}, api_name="/train")
+    with pytest.raises(AppError, match="Training steps must be a number, not the text '10'"):
+        bad.predict(character="Api Fast", settings={"steps": "10"}, api_name="/train")
     with pytest.raises(AppError, match="There is no character 'Nobody'"):
         bad.predict(character="Nobody", api_name="/train")
 
@@ -138,7 +140,7 @@ def test_cli_server_runs_the_job_in_the_studio_and_follows_it(fast_studio, tmp_p
     assert refused.returncode == 5 and "There is no character 'Nobody'." in refused.stderr
     assert json.loads(refused.stdout)["exit_code"] == 5
     gone = run_cli(["train", "X", "--base", "flux-dev", "--server", f"http://127.0.0.1:{free_port()}/"], env)
-    assert gone.returncode == 4 and "Could not reach the studio" in gone.stderr
+    assert gone.returncode == 7 and "Could not reach the studio" in gone.stderr
 
 
 def test_cli_server_reports_a_failed_job_like_a_local_run(fast_studio, tmp_path):

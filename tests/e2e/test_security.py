@@ -27,7 +27,7 @@ def guarded(tmp_path_factory):
 def _request(url, *, data=None, headers=None, method=None):
     req = urllib.request.Request(url, data=data, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(req, timeout=180) as resp:  # throttled logins wait on purpose
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
@@ -62,24 +62,66 @@ def test_a_non_ascii_login_works_and_a_wrong_one_is_refused_not_crashed(guarded)
     assert status in (400, 401)
 
 
-def test_failed_logins_are_logged_without_the_password_and_slow_down(guarded):
-    for attempt in range(5):
-        _login(guarded.url, "mallory", f"guess-{attempt}-secret")
+def _login_from(url, address, user, password):
+    """A login sent from another loopback address: another client, as the studio sees it."""
+    import http.client
 
-    def failures():
-        found = [
-            x
-            for x in read_log_lines(guarded.log_dir, "api")
-            if x["event"] == "login.failed" and x["context"].get("user") == "mallory"
+    parsed = urllib.parse.urlsplit(url)
+    body = urllib.parse.urlencode({"username": user, "password": password})
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60, source_address=(address, 0))
+    try:
+        conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
+        resp = conn.getresponse()
+        return resp.status, dict(resp.getheaders()), resp.read()
+    finally:
+        conn.close()
+
+
+def _checked(guarded, client: str) -> list[dict]:
+    """The login attempts from `client` whose password was checked (each failure is logged)."""
+    return [
+        x
+        for x in read_log_lines(guarded.log_dir, "api")
+        if x["event"] == "login.failed" and x["context"].get("client") == client
+    ]
+
+
+def test_failed_logins_are_logged_without_the_password_and_refused_past_the_limit(guarded):
+    address = "127.0.0.2"
+    answers = [_login_from(guarded.url, address, "mallory", f"guess-{i}-secret") for i in range(4)]
+    assert [status for status, _, _ in answers[:3]] in ([400] * 3, [401] * 3)  # three free tries
+    status, headers, _ = answers[3]
+    assert status == 429 and int(headers["retry-after"]) >= 1  # refused at once, told when to retry
+    lines = wait_for(lambda: len(_checked(guarded, address)) >= 3 and _checked(guarded, address), timeout=30)
+    assert len(lines) == 3 and all(x["context"]["user"] == "mallory" for x in lines)
+    assert lines[-1]["context"]["next_delay_s"] >= 1
+    logged = (guarded.log_dir / "api" / "latest" / "api.log").read_text(encoding="utf-8")
+    assert "secret" not in logged and "guess-" not in logged
+
+
+@pytest.mark.parametrize(("address", "burst"), [("127.0.0.3", 40), ("127.0.0.4", 400)])
+def test_a_concurrent_burst_of_wrong_logins_is_bounded_and_a_clean_client_gets_in(guarded, address, burst):
+    """The guesses per client are bounded whatever the concurrency (refused, not slept on), and the right
+    password from another client is answered at once during the burst."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    for i in range(3):  # the burst starts after the free tries are spent
+        _login_from(guarded.url, address, "mallory", f"first-{i}")
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(burst, 100)) as pool:
+        wrong = [
+            pool.submit(_login_from, guarded.url, address, "mallory", f"burst-{i}") for i in range(burst)
         ]
-        return found if len(found) >= 5 else None  # each is logged just after its response is sent
-
-    lines = wait_for(failures, timeout=90)
-    assert len(lines) >= 5
-    assert _login(guarded.url, USER, PASSWORD)[0] == 200  # a success clears the client's slow-down
-    assert lines[-1]["context"]["next_delay_s"] >= 2  # 3 free attempts, then 1 s, 2 s, 4 s …
-    text = "".join(p.read_text() for p in guarded.log_dir.rglob("*.log"))
-    assert "guess-4-secret" not in text and PASSWORD not in text
+        time.sleep(0.2)
+        honest = pool.submit(_login_from, guarded.url, "127.0.0.9", USER, PASSWORD)
+        statuses = [f.result()[0] for f in wrong]
+        assert honest.result()[0] == 200
+    took = time.monotonic() - started
+    assert statuses.count(429) >= burst - 1  # at most one checked (its delay had passed)
+    assert took < 60  # refused at once: nothing waits out a delay
+    assert wait_for(lambda: len(_checked(guarded, address)) >= 3, timeout=30)
+    assert len(_checked(guarded, address)) <= 4
 
 
 def test_every_response_says_nosniff(guarded):
@@ -101,6 +143,27 @@ def test_the_browser_error_sink_takes_same_origin_posts_only_and_limits_them(gua
         return _request(sink, data=body, headers=base | extra)[0]
 
     assert post(b"{}", Origin="http://evil.example") == 403
+    import http.client
+
+    parsed = urllib.parse.urlsplit(guarded.url)
+    forged = http.client.HTTPConnection(
+        parsed.hostname, parsed.port, timeout=30, source_address=("127.0.0.2", 0)
+    )
+    try:  # a forged forwarded host with a matching forged origin, from a client that is no proxy
+        forged.request(
+            "POST",
+            "/isengard/client-log",
+            body=b'{"message": "forged"}',
+            headers={
+                "Content-Type": "application/json",
+                "Cookie": cookie,
+                "Origin": "http://evil.example",
+                "X-Forwarded-Host": "evil.example",
+            },
+        )
+        assert forged.getresponse().status == 403
+    finally:
+        forged.close()
     message = f"line one\u2028line two\x85three\u2029 {PASSWORD} end"
     assert post(json.dumps({"message": message}).encode(), **{"X-Correlation-ID": "sep-cid"}) == 204
     raw = (guarded.log_dir / "web" / "latest" / "client.log").read_text(encoding="utf-8")
@@ -112,3 +175,60 @@ def test_the_browser_error_sink_takes_same_origin_posts_only_and_limits_them(gua
     assert mine and PASSWORD not in mine[0]["message"] and "line two" in mine[0]["message"]
     codes = [post(b'{"message": "flood"}') for _ in range(40)]
     assert 429 in codes and codes.count(204) <= 30
+
+
+def test_gradio_routes_that_had_no_login_of_their_own_are_gated(guarded):
+    """Without a sign-in: the heartbeat stream, cancel, reset and the API schema answer 401 at once."""
+    for method, path in (
+        ("GET", "gradio_api/heartbeat/anyone"),
+        ("POST", "gradio_api/cancel"),
+        ("POST", "gradio_api/reset"),
+        ("GET", "gradio_api/openapi.json"),
+        ("GET", "openapi.json"),
+    ):
+        data = b"{}" if method == "POST" else None
+        status, _, _ = _request(guarded.url + path, data=data, method=method)
+        assert status == 401, (method, path, status)
+    _, headers, _ = _login(guarded.url, USER, PASSWORD)
+    import http.client
+
+    parsed = urllib.parse.urlsplit(guarded.url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:  # signed in, the heartbeat opens (its stream is closed right away here)
+        conn.request("GET", "/gradio_api/heartbeat/a-session", headers={"Cookie": _cookie(headers)})
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+
+
+def test_an_oversize_api_body_is_refused_before_it_is_read(guarded):
+    import http.client
+    import time
+
+    parsed = urllib.parse.urlsplit(guarded.url)
+    declared = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:  # a 30 MB body announced: 413 before a byte of it is sent
+        declared.putrequest("POST", "/gradio_api/call/generate")
+        declared.putheader("Content-Type", "application/json")
+        declared.putheader("Content-Length", str(30 * 1024 * 1024))
+        declared.endheaders()
+        started = time.monotonic()
+        assert declared.getresponse().status == 413
+        assert time.monotonic() - started < 10
+    finally:
+        declared.close()
+    streamed = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    try:  # no length given: refused as soon as the stream passes the limit
+        chunks = (b'{"data": "' + b"x" * 65536 for _ in range(100))
+        streamed.request(
+            "POST", "/gradio_api/call/generate", body=chunks, headers={"Content-Type": "application/json"}
+        )
+        assert streamed.getresponse().status == 413
+    finally:
+        streamed.close()
+    status, _, _ = _request(  # an ordinary request still goes through to Gradio
+        guarded.url + "gradio_api/call/nothing",
+        data=b'{"data": []}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert status != 413
