@@ -25,6 +25,7 @@ FORMATS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "MPO": ".jpg"}
 MAX_FILE_MB = 50
 MAX_MEGAPIXELS = 50
 MIN_SIDE = 256
+MAX_ASPECT = 4.0  # a panorama is about 3:1; a thinner strip is no photo of a person
 EXIF_ORIENTATION = 0x0112
 # PNG chunks that carry pixels or how to read them; everything else (text, EXIF, profiles) is optional.
 _PNG_PIXEL_CHUNKS = {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND", b"acTL", b"fcTL", b"fdAT", b"sBIT"}
@@ -204,6 +205,13 @@ def check_photo(path: Path, original_name: str | None = None, *, max_mb: int = M
         raise InputError(
             f"the photo is only {width}×{height} pixels; use at least {MIN_SIDE} on the short side"
         )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(
+            f"the picture is {width}×{height}, a strip {max(width, height) / min(width, height):.0f} times "
+            f"longer than it is wide; crop it to the person (at most {MAX_ASPECT:.0f}:1)"
+        )
+    if _fully_transparent(image):
+        raise InputError("the picture is fully transparent: there is nothing in it")
     orientation = _exif_orientation(image)
     pixels, changes = to_rgb8(image)
     rotated = orientation not in (None, 1)
@@ -231,6 +239,14 @@ def check_photo(path: Path, original_name: str | None = None, *, max_mb: int = M
         rotated=rotated,
         converted=", ".join(changes) or None,
     )
+
+
+def _fully_transparent(image: Image.Image) -> bool:
+    if image.mode not in ("RGBA", "LA", "La", "RGBa", "PA") and not (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        return False
+    return image.convert("RGBA").getextrema()[3][1] == 0
 
 
 def _upright(pixels: Image.Image, orientation: int) -> Image.Image:

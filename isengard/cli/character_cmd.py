@@ -111,36 +111,49 @@ PHOTO_SUFFIXES = {
 }
 
 
-def expand_photo_args(args: list[str]) -> list[Path]:
-    """Files as given; a folder stands for the pictures in it (not its captions or other files)."""
+def expand_photo_args(args: list[str], notes: list[str] | None = None) -> list[Path]:
+    """Files as given; a folder stands for the pictures in it (not its captions or other files). What a
+    folder holds that is not taken — a folder inside it, another kind of file — is said in `notes`."""
     out: list[Path] = []
     for arg in args:
         path = Path(arg)
         if path.is_dir():
-            found = sorted(
-                p
-                for p in path.iterdir()
-                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in PHOTO_SUFFIXES
-            )
+            found, left = [], []
+            for p in sorted(path.iterdir()):
+                if p.name.startswith("."):
+                    continue
+                if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES:
+                    found.append(p)
+                elif p.is_dir():
+                    left.append(
+                        f"the folder {p.name!r} inside {path.name!r} (add it separately to use its photos)"
+                    )
+                elif p.suffix.lower() not in (".txt", ".caption", ".json"):  # captions and notes are expected
+                    left.append(f"{p.name!r} in {path.name!r} (not a photo)")
             if not found:
                 raise InputError(f"The folder {path.name} has no photos in it (JPEG, PNG or WebP).")
             out.extend(found)
+            if notes is not None:
+                notes.extend(left)
         else:
             out.append(path)
     return out
 
 
 def _add(ctx, ref, files: list[str], *, check: bool, quiet: bool) -> dict:
-    paths = expand_photo_args(files)
+    notes: list[str] = []
+    paths = expand_photo_args(files, notes)
     files = [str(p) for p in paths]
     result = ctx.characters.add_photos(ref, [(p, p.name) for p in paths])
     if not quiet:
         info(result.summary())
         for name, reason in result.rejected:
             info(f"  rejected {name}: {reason}")
+        for note in notes:
+            info(f"  not taken: {note}")
         for name in result.duplicates:
             info(f"  skipped {name}: already added")
-    out = result.to_dict()
+    out = result.to_dict() | {"not_taken": notes}
     if check and result.added:
         out["checks"] = _run_job(ctx, ctx.characters.submit_checks(ref), quiet)
     if files and not result.added and result.rejected and not result.duplicates:

@@ -60,6 +60,13 @@ def refuse_empty_database_beside_data(paths: Paths) -> None:
     )
 
 
+# what the files cannot tell: a recovered database starts these afresh
+NOT_REBUILT = (
+    "Not rebuilt (the files do not hold them): the job history (past trainings, generations and their "
+    "progress) and the likeness scores of past trainings; LoRAs, pictures and photos are all back."
+)
+
+
 @dataclass
 class RecoveryReport:
     characters: list[str] = field(default_factory=list)
@@ -81,7 +88,7 @@ class RecoveryReport:
         text = "; ".join(parts) + "."
         if self.skipped:
             text += f" {len(self.skipped)} file(s) could not be read and were left where they are."
-        return text
+        return text + " " + NOT_REBUILT
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +100,7 @@ class RecoveryReport:
             "generations": self.generations,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "moved_aside": self.moved_aside,
+            "not_rebuilt": ["job history", "likeness scores"],
             "summary": self.summary(),
         }
 

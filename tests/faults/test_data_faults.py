@@ -49,6 +49,8 @@ def test_an_empty_database_beside_data_refuses_to_start_and_recover_rebuilds_it(
     report = json.loads(recovered.stdout)
     assert report["characters"] == ["Ada Lovelace"] and report["photos"] == 4
     assert report["loras"] == 1 and report["pictures"] == 1 and report["generations"] == 1
+    assert report["not_rebuilt"] == ["job history", "likeness scores"]  # said, not left to be discovered
+    assert "Not rebuilt (the files do not hold them): the job history" in report["summary"]
 
     ctx = bootstrap(make_settings(tmp_path), console=False)
     again = ctx.characters.get("Ada Lovelace")
