@@ -93,6 +93,9 @@ def test_a_script_runs_the_whole_loop_in_fast_test_mode(fast_studio, tmp_path):
         bad.predict(character="Api Fast", settings={"steps": "10"}, api_name="/train")
     with pytest.raises(AppError, match="There is no character 'Nobody'"):
         bad.predict(character="Nobody", api_name="/train")
+    with pytest.raises(AppError, match="There is no job nope"):
+        bad.predict(job_id="nope", api_name="/job")
+    assert "Traceback" not in fast_studio.output()  # ordinary mistakes: a log line, not a traceback
 
 
 @pytest.mark.slow

@@ -71,6 +71,9 @@ def test_a_full_disk_mid_job_ends_it_as_failed_with_the_reason(tmp_path, small_d
         x for x in read_log_lines(tmp_path / "logs", "worker") if x["correlation_id"] == "disk-full-cid"
     ]
     assert {"job.failed"} <= {x["event"] for x in worker}
+    failed = next(x for x in worker if x["event"] == "job.failed")
+    assert failed["level"] == "WARNING" and "unexpected" not in failed["message"]  # a machine's fault
+    assert "disk is full" in failed["message"] and "traceback" not in failed["context"]
     other.close()
     runner.shutdown()
     runner.db.close()
