@@ -174,9 +174,10 @@ class GuardMiddleware:
             and "/gradio_api/" in path
             and not path.rstrip("/").endswith("/upload")
         ):
-            receive = await _bounded(scope, receive, send_safe)
-            if receive is None:
+            read = await _bounded(scope, receive, send_safe)
+            if read is None:
                 return
+            receive = read[1]
         await self.app(scope, receive, send_safe)
 
     async def _login(self, scope, receive, send):
@@ -193,24 +194,11 @@ class GuardMiddleware:
                     retry_after_s=math.ceil(wait),
                 )
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_LOGIN_BODY:
-                self.throttle.abandoned(client)
-                await _refuse(send, 413)
-                return
-        replayed = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        read = await _bounded(scope, receive, send, MAX_LOGIN_BODY)
+        if read is None:
+            self.throttle.abandoned(client)
+            return
+        body, replay = read
         status = {"code": 0}
 
         async def watch(message):
@@ -268,31 +256,32 @@ def signed_in(scope) -> bool:
     return False
 
 
-async def _bounded(scope, receive, send):
-    """The request body read up to `MAX_API_BODY` and handed on, or None after answering 413 (at once
-    when the declared length is too big, else as soon as the streamed body passes the limit)."""
+async def _bounded(scope, receive, send, limit: int = MAX_API_BODY):
+    """Read the request body up to `limit` bytes: (the body, a `receive` that hands it on), or None after
+    answering 413 — at once when the declared length is too big, else as soon as the stream passes it."""
     declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > MAX_API_BODY:
+    if declared.isdigit() and int(declared) > limit:
         await _refuse(send, 413)
         return None
     body, more = b"", True
     while more:
         message = await receive()
-        if message["type"] != "http.request":
-            return receive
+        if message["type"] != "http.request":  # the client went away: pass that on
+            return body, _replay(message, receive)
         body += message.get("body", b"")
         more = message.get("more_body", False)
-        if len(body) > MAX_API_BODY:
+        if len(body) > limit:
             await _refuse(send, 413)
             return None
-    replayed = False
+    return body, _replay({"type": "http.request", "body": body, "more_body": False}, receive)
+
+
+def _replay(first: dict, receive):
+    """A `receive` that gives `first` once, then whatever the client sends next."""
+    pending = [first]
 
     async def replay():
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        return pending.pop() if pending else await receive()
 
     return replay
 
