@@ -6,7 +6,8 @@ import json
 import sys
 from typing import Any
 
-from isengard.jobs import JobRecord, JobRunner, format_seconds
+from isengard.jobs import JobRecord, JobRunner
+from isengard.jobs.reading import read
 
 
 def print_json(data: Any) -> None:
@@ -48,8 +49,9 @@ def progress_line(job: JobRecord) -> str:
         parts.append(f"loss {p['loss']:.4f}")
     if p.get("it_s"):
         parts.append(f"{p['it_s']:.2f} it/s")
-    if p.get("eta_s") and not job.terminal:
-        parts.append(f"ETA {format_seconds(p['eta_s'])}")
+    left = read(job).time_left  # the same reading as the studio's
+    if left:
+        parts.append(left)
     if job.error and job.terminal:
         parts.append(f"— {job.error}")
     return " ".join(parts)

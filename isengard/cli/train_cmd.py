@@ -8,6 +8,7 @@ from isengard.cli.common import follow_job, info, print_json
 from isengard.cli.remote import Studio, add_server_argument, finished, server_url
 from isengard.context import bootstrap
 from isengard.errors import JobFailedError
+from isengard.training.presets import checked_setting
 
 
 def add_parser(sub) -> None:
@@ -63,7 +64,8 @@ def overrides_of(args) -> dict:
 
 def run_on_server(args, url: str) -> int:
     studio = Studio(url)
-    settings = {k: v for k, v in overrides_of(args).items() if v is not None}
+    # typed here, as a local run types them, so the studio receives numbers, not text ("12")
+    settings = {k: checked_setting(k, v) for k, v in overrides_of(args).items() if v is not None}
     queued = studio.call(
         "train",
         character=args.character,

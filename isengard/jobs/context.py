@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 FLUSH_SECONDS = 0.25
 
 
+# fields that belong to one phase of a job: a new phase drops those it does not send again (the estimate
+# stays while the pace does: a sample pass between training steps keeps training's)
+PHASE_FIELDS = ("message", "sample_index", "sample_total", "sample_step")
+ESTIMATE_FIELDS = ("eta_s", "eta_raw_s", "eta_settled")
+
+
+def _pace(phase: str | None) -> str | None:
+    return "training" if phase == "sampling" else phase
+
+
 class JobContext:
     def __init__(self, runner: JobRunner, job: JobRecord):
         self.runner = runner
@@ -36,13 +46,20 @@ class JobContext:
     # RunContext -------------------------------------------------------------------------------------
     def progress(self, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
-        if "phase" in fields and fields["phase"] != self._snapshot.get("phase"):
-            self._eta.reset()  # a new phase (download → training) has its own pace
+        new_phase = "phase" in fields and fields["phase"] != self._snapshot.get("phase")
+        if new_phase and _pace(fields["phase"]) != _pace(self._snapshot.get("phase")):
+            self._eta.reset()  # new work (download → training) has its own pace; samples are training's
         if isinstance(fields.get("eta_s"), int | float):  # what every reader shows: steady, not jumpy
             fields["eta_raw_s"] = fields["eta_s"]
             fields["eta_s"] = self._eta.update(fields["eta_s"])
+            fields["eta_settled"] = self._eta.settled
         important = any(k in fields for k in ("samples", "checkpoint", "message", "phase", "preview"))
         with self._lock:
+            if new_phase:  # what the last phase said is over: it must not linger into this one
+                paced = _pace(fields["phase"]) == _pace(self._snapshot.get("phase"))
+                for key in PHASE_FIELDS if paced else PHASE_FIELDS + ESTIMATE_FIELDS:
+                    if key not in fields:
+                        self._snapshot.pop(key, None)
             self._snapshot.update(fields)
             self._pending.append((time.time(), "progress", fields))
             due = important or time.monotonic() - self._last_flush >= FLUSH_SECONDS

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from isengard.jobs.reading import read
 from isengard.storage.db import loads
 
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
@@ -45,12 +46,12 @@ class JobRecord:
 
     def summary(self) -> str:
         """One line a person understands: what, how far, what happened."""
+        now = read(self)  # the same reading every view shows
         parts = [f"{self.title} — {self.status}"]
-        step, total = self.progress.get("step"), self.progress.get("total")
-        if step is not None and total:
-            parts.append(f"step {step}/{total}")
-        if self.progress.get("eta_s") and self.status == "running":
-            parts.append(f"about {format_seconds(self.progress['eta_s'])} left")
+        if now.steps_text:
+            parts.append(now.steps_text)
+        if now.time_left:
+            parts.append(now.time_left)
         if self.error and self.status in ("failed", "interrupted", "cancelled"):
             parts.append(self.error)
         elif self.progress.get("message") and not self.terminal:
@@ -86,15 +87,6 @@ class JobEvent:
 
     def to_dict(self) -> dict[str, Any]:
         return {"seq": self.seq, "ts": self.ts, "type": self.type, "data": self.data}
-
-
-def format_seconds(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def record_from_row(row) -> JobRecord:

@@ -182,6 +182,11 @@ class TrainingService:
         character = self.characters.get(character_ref)
         if character.photo_count == 0:
             raise InputError(f"{character.name} has no photos yet: add some in the Characters tab first.")
+        if self.training_now(character.id):
+            raise InputError(
+                f"{character.name} is already training: wait for it to finish, or stop it first.",
+                field="start",
+            )
         model = self.catalogue.get(base_model)
         plugin = self.backend(backend)
         avail = plugin.availability()
@@ -312,6 +317,11 @@ class TrainingService:
             "recommendation": recommendation,
             "early_stop": early,
         }
+
+    def training_now(self, character_id: int):
+        """The character's training that is queued or running, if any (whoever started it, wherever)."""
+        active = self.runner.active_for("character_id", int(character_id), kinds=("train",))
+        return active[0] if active else None
 
     def _stopped_early(self, request: TrainingRequest, recorder: _Recorder, watch, plugin):
         """The run stopped itself: its best clean checkpoint becomes the LoRA (a copy: the checkpoints

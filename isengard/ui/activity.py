@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from isengard.errors import IsengardError
 from isengard.jobs import JobRecord
+from isengard.jobs.reading import read
 
 WATCHED = ("train", "generate", "dataset_check", "caption", "autocrop", "evaluate", "download")
 
@@ -18,17 +19,6 @@ class Activity:
     tab: str
     character_id: int | None
     job_id: str
-
-
-def minutes(seconds: float) -> str:
-    """'about 6 min' / 'under a minute' / 'about 1 h 20 min': what a person wants from an estimate."""
-    seconds = max(0.0, float(seconds))
-    if seconds < 60:
-        return "under a minute"
-    whole = round(seconds / 60)
-    if whole < 60:
-        return f"about {whole} min"
-    return f"about {whole // 60} h {whole % 60:02d} min"
 
 
 def _name(ctx, character_id) -> str | None:
@@ -64,11 +54,11 @@ def describe(ctx, job: JobRecord) -> Activity:
     if job.status == "queued" or str(job.progress.get("message", "")).startswith("Waiting"):
         parts.append("waiting its turn")
     else:
-        fraction = job.fraction
-        if fraction is not None:
-            parts.append(f"{fraction * 100:.0f} %")
-        if job.progress.get("eta_s"):
-            parts.append(f"{minutes(job.progress['eta_s'])} left")
+        now = read(job)  # the same reading as the Training panel's: the same share and time left
+        if now.percent is not None:
+            parts.append(f"{now.percent} %")
+        if now.time_left:
+            parts.append(now.time_left)
     return Activity(" · ".join(parts), tab, int(char_id) if char_id else None, job.id)
 
 

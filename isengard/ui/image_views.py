@@ -11,7 +11,8 @@ import gradio as gr
 from isengard.errors import IsengardError
 from isengard.evaluation.badges import badge_text
 from isengard.jobs import JobRecord
-from isengard.ui.activity import describe, minutes
+from isengard.jobs.reading import read
+from isengard.ui.activity import describe
 from isengard.ui.job_views import progress_html
 
 
@@ -90,8 +91,8 @@ def status_html(ctx, job: JobRecord, blocker: JobRecord | None) -> str:
     extra = ""
     if blocker is not None:
         busy = describe(ctx, blocker)
-        eta = blocker.progress.get("eta_s")
-        wait = f" (about {minutes(eta).removeprefix('about ')})" if eta else ""
+        left = read(blocker).time_left  # the same reading the Training panel shows
+        wait = f" ({left})" if left else ""
         place = place_in_line(ctx, job)
         turn = "You are next" if place == 1 else f"You are number {place} in line"
         extra = (

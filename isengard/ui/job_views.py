@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from isengard.jobs import JobRecord
-from isengard.ui.activity import minutes
+from isengard.jobs.reading import read
 
 STATUS_WORDS = {
     "queued": "waiting to start",
@@ -38,25 +38,22 @@ def details_html(text: str, summary: str = "Details") -> str:
 
 
 def job_line(job: JobRecord, what: str | None = None) -> str:
-    """'Training Ada — in progress · step 40 of 1,000 · about 6 min left'."""
+    """'Training Ada — in progress · step 40 of 1,000 · about 6 min left' (from the job's one reading)."""
+    now = read(job)
     parts = [f"{html.escape(what or job.title)} — {STATUS_WORDS.get(job.status, job.status)}"]
-    step, total = job.progress.get("step"), job.progress.get("total")
-    preparing = job.progress.get("phase") in ("preparing", "downloading")  # the bar shows it; no "steps"
-    if step is not None and total and not job.terminal and not preparing:
-        parts.append(f"step {step:,} of {total:,}")
-    elif job.status == "succeeded" and total and job.kind == "train":
-        parts.append(f"{total:,} steps")
-    if job.progress.get("eta_s") and job.status == "running":
-        parts.append(f"{minutes(job.progress['eta_s'])} left")
-    message = job.progress.get("message")
-    if message and not job.terminal:
-        parts.append(html.escape(str(message)))
+    if now.steps_text:
+        parts.append(now.steps_text)
+    elif job.status == "succeeded" and now.total and job.kind == "train":
+        parts.append(f"{now.total:,} steps")
+    if now.time_left:
+        parts.append(now.time_left)
+    if now.message:
+        parts.append(html.escape(now.message))
     return " · ".join(parts)
 
 
 def progress_html(job: JobRecord, *, extra: str = "", what: str | None = None) -> str:
-    fraction = job.fraction
-    pct = 0 if fraction is None else round(fraction * 100)
+    pct = read(job).percent or 0
     bar_class = {"failed": "bad", "cancelled": "warn", "interrupted": "warn"}.get(job.status, "")
     sentence, technical = plain_error(
         job.error if job.status in ("failed", "cancelled", "interrupted") else ""

@@ -16,7 +16,7 @@ from isengard.ui.shared import Parts
 from isengard.ui.training_views import status_html
 from plugins.training.interface import TrainingParams
 
-UPDATE_SECONDS = 0.5
+TICK_SECONDS = 1.0  # how often a tab reads the followed job's record (it redraws only what changed)
 TEST_MODE_PRESETS = "Test mode: training is simulated, so any preset runs quickly here."
 NO_CHARACTER = "No character yet: add a person and their photos in the Characters tab first."
 UNET_ONLY = ("train_conv", "conv_rank")  # convolution layers exist in SD 1.5 / SDXL only
@@ -44,6 +44,10 @@ def build(ctx, shared) -> Parts:
     with gr.Tab("Training", id="training", elem_id="tab-training") as tab:
         job_id = gr.Textbox(visible=False, elem_id="train-job-id")
         follow_key = gr.Textbox(visible=False, elem_id="train-follow-key")  # "<job id>@<time>": follow it
+        # the job's record, read again on every tick (like the header's): a reload or a second tab reads
+        # the same truth, and no long-lived handler can go stale; `drawn` is what this tab last drew
+        ticker = gr.Timer(TICK_SECONDS)
+        drawn = gr.State("")
         hint_lines: dict = {}
         with gr.Row(equal_height=False, elem_classes=["isg-stack"]):
             with gr.Column(scale=4, min_width=320):
@@ -164,6 +168,8 @@ def build(ctx, shared) -> Parts:
         tab=tab,
         job_id=job_id,
         follow_key=follow_key,
+        ticker=ticker,
+        drawn=drawn,
         hint_lines=hint_lines,
         character=character,
         readiness=readiness,

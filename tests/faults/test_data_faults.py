@@ -115,14 +115,40 @@ def test_a_new_database_never_reuses_an_old_characters_folder(tmp_path):
     fresh.close()
 
 
-def test_three_trainings_in_the_same_second_keep_three_loras(app_ctx, tmp_path):
+def test_three_trainings_in_the_same_second_keep_three_loras(app_ctx, tmp_path, monkeypatch):
+    """One person trains once at a time, so the three run one after another — each named as if in the
+    same second (the clock the names are made from is held still while each is submitted)."""
+    import time as clock
+
     ada = app_ctx.characters.create("Ada")
     app_ctx.characters.add_photos(ada.id, [(p, p.name) for p in photos.good_set(tmp_path)])
-    jobs = [app_ctx.training.submit(ada.id, base_model="flux-dev", overrides={"steps": 5}) for _ in range(3)]
-    paths = [app_ctx.runner.wait(j, 60).result["lora_path"] for j in jobs]
+    real = clock.strftime
+    paths = []
+    for _ in range(3):
+        monkeypatch.setattr(clock, "strftime", lambda fmt, *args: real(fmt, clock.gmtime(0)))
+        job = app_ctx.training.submit(ada.id, base_model="flux-dev", overrides={"steps": 5})
+        monkeypatch.setattr(clock, "strftime", real)
+        paths.append(app_ctx.runner.wait(job, 60).result["lora_path"])
+    assert len({p.rsplit("_", 2)[-2] for p in paths}) == 1  # the same second in every name
     assert len(set(paths)) == 3
     assert all(__import__("pathlib").Path(p).stat().st_size > 0 for p in paths)
     assert len(app_ctx.loras.for_character(ada.id)) == 3
+
+
+def test_a_second_training_of_a_person_who_trains_is_refused_whoever_asks(app_ctx, tmp_path):
+    from isengard.errors import InputError
+    from tests.helpers import wait_for
+
+    ada = app_ctx.characters.create("Ada")
+    app_ctx.characters.add_photos(ada.id, [(p, p.name) for p in photos.good_set(tmp_path)])
+    first = app_ctx.training.submit(ada.id, base_model="flux-dev", overrides={"steps": 5000})
+    wait_for(lambda: app_ctx.runner.get(first).status == "running", timeout=30)
+    with pytest.raises(InputError, match="Ada is already training: wait for it to finish, or stop it first"):
+        app_ctx.training.submit(ada.id, base_model="flux-dev", overrides={"steps": 5})
+    app_ctx.runner.cancel(first)
+    app_ctx.runner.wait(first, 30)
+    again = app_ctx.training.submit(ada.id, base_model="flux-dev", overrides={"steps": 5})
+    assert app_ctx.runner.wait(again, 60).status == "succeeded"
 
 
 def test_the_same_photos_dropped_in_two_tabs_at_once(app_ctx, tmp_path):

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from isengard.errors import InputError, IsengardError
-from isengard.jobs import JobRunner, format_seconds
+from isengard.jobs import JobRunner
 from isengard.obs import setup_logging, use_correlation
 from isengard.storage.db import Database
 from plugins.base import Cancelled
@@ -172,7 +172,3 @@ def test_unknown_job_and_kind(runner):
     with pytest.raises(InputError):
         runner.cancel("missing")
     assert runner.get("missing") is None
-
-
-def test_format_seconds():
-    assert [format_seconds(s) for s in (5, 65, 3725)] == ["5s", "1m 05s", "1h 02m"]

@@ -23,7 +23,6 @@ from isengard.ui.training_form import (
     NO_CHARACTER,
     TEST_MODE_PRESETS,
     UNET_ONLY,
-    UPDATE_SECONDS,
     _backend_html,
 )
 from isengard.ui.training_views import character_name, log_tail, loss_frame, status_html, timeline
@@ -35,13 +34,13 @@ def render(ctx, shared) -> list:
     ui = training_form.build(ctx, shared)
     # fmt: off
     (
-        svc, tab, job_id, follow_key, hint_lines,
+        svc, tab, job_id, follow_key, ticker, drawn, hint_lines,
         character, readiness, base, model_state, preset, preset_reason, simple, backend,
         backend_state, advanced, sample_prompts, prompts_shown, start, cancel, resume, status,
         make_pictures, likeness_box, use_checkpoint, timeline_job, timeline_slider, timeline_note,
         samples_view, loss_plot, log, library,
     ) = ui.parts(
-        "svc tab job_id follow_key hint_lines "
+        "svc tab job_id follow_key ticker drawn hint_lines "
         "character readiness base model_state preset preset_reason simple backend "
         "backend_state advanced sample_prompts prompts_shown start cancel resume status "
         "make_pictures likeness_box use_checkpoint timeline_job timeline_slider timeline_note "
@@ -146,7 +145,7 @@ def render(ctx, shared) -> list:
     @ui_action("training.choose_character")
     def choose_character(char_id, where, prompts_now, prompts_before):
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
-        out = character_updates(char_id) | {shared.where: place}
+        out = character_updates(char_id) | {shared.where: place, start: train_button(char_id)}
         if (prompts_now or "").strip() in ("", (prompts_before or "").strip()):  # never over the person's own
             fresh = default_prompts(char_id)
             out |= {sample_prompts: fresh, prompts_shown: fresh}
@@ -206,21 +205,40 @@ def render(ctx, shared) -> list:
         gr.Info("Training started. You can close the page: it keeps running and you can come back.")
         return {job_id: new_id, follow_key: f"{new_id}@{time.time()}"}
 
+    def fingerprint(job: JobRecord | None) -> str:
+        return f"{job.id}|{job.status}|{job.updated_at}" if job else ""
+
+    def train_button(char_id) -> dict:
+        """Train is off while the chosen person trains — started here, in another tab or by a script."""
+        busy = bool(char_id) and svc.training_now(int(char_id)) is not None
+        return gr.update(interactive=not busy, value="Training…" if busy else "Train")
+
+    def settings_of(job: JobRecord) -> dict:
+        """The running job's own settings in the form (a reloaded tab shows them, not the defaults)."""
+        values = job.params.get("params") or {}
+        return {component: values[name] for name, component in params.items() if name in values}
+
     @ui_action("training.follow")
-    def follow(key):
+    def follow(key, char_id):
+        """Draw the job now (it was started, resumed, arrived at or is running when the page loads)."""
         current = (key or "").rsplit("@", 1)[0]
-        if not current:
-            yield view(None)
-            return
-        last = 0.0
-        for job, _ in ctx.runner.follow(current, poll=0.25):
-            if job.terminal or time.monotonic() - last >= UPDATE_SECONDS:
-                last = time.monotonic()
-                yield view(job)
-        job = ctx.runner.get(current)
-        if job and job.params.get("character_id"):
-            char_id = job.params["character_id"]
-            yield view(job) | {library.pick: lora_library.choices(ctx, char_id)}
+        job = ctx.runner.get(current) if current else None
+        out = view(job) | {drawn: fingerprint(job), start: train_button(char_id)}
+        if job is not None and not job.terminal:
+            out |= settings_of(job)
+        return out
+
+    @ui_action("training.tick", quiet=True)
+    def tick(current, seen, char_id):
+        """Every second: Train's state, and the job again when its record changed since it was drawn."""
+        job = ctx.runner.get(current) if current else None
+        out = {start: train_button(char_id)}
+        if job is None or fingerprint(job) == seen:
+            return out
+        out |= view(job) | {drawn: fingerprint(job)}
+        if job.terminal and job.params.get("character_id"):  # its LoRA joins the list
+            out[library.pick] = lora_library.choices(ctx, job.params["character_id"])
+        return out
 
     @ui_action("training.cancel", hints=start_hints)
     def cancel_training(current):
@@ -288,7 +306,7 @@ def render(ctx, shared) -> list:
     character.change(
         choose_character,
         inputs=[character, shared.where, sample_prompts, prompts_shown],
-        outputs=[readiness, library.pick, shared.where, sample_prompts, prompts_shown],
+        outputs=[readiness, library.pick, shared.where, sample_prompts, prompts_shown, start],
         show_progress="hidden",
         **private,
     )
@@ -309,10 +327,19 @@ def render(ctx, shared) -> list:
         log,
         library.pick,
     ]
-    follow_event = follow_key.change(
+    drawn_outputs = [*follow_outputs, drawn, start]
+    follow_key.change(
         follow,
-        inputs=[follow_key],
-        outputs=follow_outputs,
+        inputs=[follow_key, character],
+        outputs=[*drawn_outputs, *params.values()],
+        concurrency_limit=None,
+        show_progress="hidden",
+        **private,
+    )
+    ticker.tick(
+        tick,
+        inputs=[job_id, drawn, character],
+        outputs=drawn_outputs,
         concurrency_limit=None,
         show_progress="hidden",
         **private,
@@ -321,7 +348,6 @@ def render(ctx, shared) -> list:
         start_training,
         inputs=inputs,
         outputs=[job_id, follow_key, *start_hints.components],
-        cancels=[follow_event],
         **private,
     )
     start.click(None, js=ASK_TO_NOTIFY, **private)
@@ -331,7 +357,6 @@ def render(ctx, shared) -> list:
         resume_training,
         inputs=[job_id, character],
         outputs=[job_id, follow_key, *start_hints.components],
-        cancels=[follow_event],
         **private,
     )
     timeline_parts = [timeline_job, timeline_slider, samples_view, timeline_note]
