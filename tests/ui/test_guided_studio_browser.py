@@ -28,7 +28,11 @@ window.Notification.requestPermission = function () { return Promise.resolve("gr
 
 @pytest.fixture(scope="module")
 def empty_studio(tmp_path_factory):
-    s = start_studio(tmp_path_factory.mktemp("guided"))
+    # a simulated training of 15 s (not 5): the header is checked on three tabs while it runs, and a busy
+    # machine must not end it first (a verdict that depended on the machine's load)
+    s = start_studio(
+        tmp_path_factory.mktemp("guided"), command=["-m", "tests.slow_training_studio"], SECONDS_PER_RUN="15"
+    )
     yield s
     stop_studio(s)
 
