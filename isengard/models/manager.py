@@ -14,6 +14,7 @@ from pathlib import Path
 
 from isengard.errors import InputError, NotAvailableError
 from isengard.models.catalogue import BaseModel, Catalogue
+from isengard.models.preflight import blocker, short_status
 from isengard.models.tokens import TokenStore, hub_error_message
 from isengard.obs import event
 from isengard.paths import Paths, safe_component
@@ -68,10 +69,16 @@ class ModelManager:
             return "ready"
         if model.tiny:
             return "built on first use (a few seconds)"
-        if model.gated and not self.tokens.get():
-            return "needs a Hugging Face token (Settings)"
-        size = f" ({model.download_gb:g} GB)" if model.download_gb else ""
-        return f"downloads on first use{size}"
+        if model.custom:
+            return "missing: its folder is gone"
+        return short_status(self, model)
+
+    def ensure_can_start(self, model: BaseModel) -> None:
+        """Refuse, with the reason, a job whose model cannot be had here (see preflight.py)."""
+        self.check_access(model)  # a gated model: the sentence with where to get a token
+        why = blocker(self, model)
+        if why:
+            raise NotAvailableError(why)
 
     def choices(self, *, include_tiny: bool = True) -> list[BaseModel]:
         return [m for m in self.catalogue.all() if include_tiny or not m.tiny]

@@ -195,7 +195,7 @@ class TrainingService:
         if model.family not in plugin.families:
             raise InputError(f"The {plugin.label} cannot train {model.label} models.")
         if plugin.needs_weights:
-            self.models.check_access(self.training_model(model))
+            self.models.ensure_can_start(self.training_model(model))  # explained now, not failed later
         chosen, params = self.params_for(model.id, preset, overrides)
         name = lora_stem(character.name, character.trigger_word, model.family)
         job_id = self.runner.submit(

@@ -151,7 +151,7 @@ def test_out_of_memory_names_a_lighter_preset(prod_ctx, tmp_path, monkeypatch):
 
     monkeypatch.setattr(DiffusersTrainer, "run", out_of_memory)
     monkeypatch.setattr(ctx.models, "resolve", lambda model, progress=None, **_: model.ref(Path("/nowhere")))
-    monkeypatch.setattr(ctx.models, "check_access", lambda model: None)
+    monkeypatch.setattr(ctx.models, "ensure_can_start", lambda model: None)
     job = ctx.runner.wait(
         ctx.training.submit(character.id, base_model="flux-dev", preset="flux-24gb"), timeout=60
     )

@@ -83,3 +83,32 @@ def test_a_reloaded_tab_and_a_second_tab_agree_from_the_build_to_the_end(browser
             expect(_status(page)).not_to_contain_text("Making samples")
             expect(page.locator("#train-start")).to_be_enabled()
         assert first.page_errors == [] and second.page_errors == []
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_a_model_that_cannot_be_had_here_is_explained_and_nothing_starts(browser, studio, width):
+    """Offline (as the tests are): Z-Image Turbo would have to be downloaded. The list says so next to the
+    model, Train says why beside itself and starts nothing, and picking another model clears it."""
+    from tests.ui.test_guided_studio_browser import error_badges
+
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Training").click()
+        choose(page, "train-character", "Ada")
+        page.locator("#train-base input").click()
+        page.get_by_role("option", name="Z-Image Turbo", exact=True).click()
+        expect(page.locator("#train-model-state")).to_contain_text(
+            "not downloaded, and this computer is offline"
+        )
+        before = page.locator("#train-status").inner_text()
+        page.click("#train-start")
+        hint = page.locator("#train-start-hint")
+        expect(hint).to_contain_text(
+            "has to be downloaded first, and this computer cannot reach the Hugging Face hub"
+        )
+        assert error_badges(page) == []
+        assert page.locator("#train-status").inner_text() == before  # no job was started
+        _screenshot(page, f"truth-offline-{width}")
+        choose(page, "train-base", TINY_FLUX)
+        expect(hint).to_be_hidden()  # the problem belonged to the other choice
+        assert page.page_errors == []

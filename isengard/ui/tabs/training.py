@@ -162,18 +162,22 @@ def render(ctx, shared) -> list:
             return gr.skip()
         return timeline_view(record.job_id)
 
-    @ui_action("training.choose_model")
-    def choose_model(model_id):
+    @ui_action("training.choose_model", hints=start_hints)
+    def choose_model(model_id, current):
         model = ctx.catalogue.get(model_id)
         chosen, reason = svc.recommend(model_id)
         if ctx.settings.fast_test:
             reason = TEST_MODE_PRESETS
         choices = [(p.label, p.id) for p in svc.presets_for(model)]
-        return {
+        out = {
             model_state: model_facts(model_id),
             preset: gr.update(choices=choices, value=chosen.id),
             preset_reason: reason,
         } | family_fields(model_id)
+        job = ctx.runner.get(current) if current else None
+        if job is not None and job.status == "failed":  # an earlier job's problem is not this choice's
+            out |= {job_id: "", drawn: "", status: status_html(ctx, None)}
+        return out
 
     @ui_action("training.choose_preset")
     def choose_preset(preset_id):
@@ -311,7 +315,19 @@ def render(ctx, shared) -> list:
         **private,
     )
     base.change(
-        choose_model, inputs=[base], outputs=[model_state, preset, preset_reason, *family_outputs], **private
+        choose_model,
+        inputs=[base, job_id],
+        outputs=[
+            model_state,
+            preset,
+            preset_reason,
+            *family_outputs,
+            job_id,
+            drawn,
+            status,
+            *start_hints.components,
+        ],
+        **private,
     )
     preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
     follow_outputs = [
