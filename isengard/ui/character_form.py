@@ -92,9 +92,8 @@ def build(ctx, shared) -> Parts:
                 next_step = gr.Button("Train", variant="primary", visible=False, elem_id="char-next")
                 upload = gr.File(
                     label="Add photos (drag and drop several at once: JPEG, PNG or WebP)",
-                    file_count="multiple",
-                    file_types=["image"],
-                    elem_id="char-upload",
+                    file_count="multiple",  # any file: each gets its line in the summary (a filter would
+                    elem_id="char-upload",  # drop a non-picture with a red box and no word in the summary)
                     height=120,
                     interactive=False,
                 )

@@ -149,14 +149,12 @@ def build(ctx, shared) -> Parts:
                 )
             licence = gr.HTML(licence_html(default_model), elem_id="gen-licence")
             with gr.Row():
-                count = gr.Slider(
-                    1,
-                    8,
+                count = gr.Number(  # no range given to Gradio: it would cut 500 to 8 without a word
                     value=1,
-                    step=1,
+                    precision=0,
                     label="Images",
                     elem_id="gen-count",
-                    info="How many pictures (each with the next seed).",
+                    info="How many pictures, 1 to 8 (each with the next seed).",
                 )
                 seed = gr.Number(
                     value=-1,

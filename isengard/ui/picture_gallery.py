@@ -15,6 +15,10 @@ from isengard.ui.hints import FieldHints, hint_line
 
 EVERYONE = 0
 NOTHING_PICKED = "Click a picture to reuse its settings, download, favourite or delete it."
+# the zip is made on the server; this presses "Save the zip" for the person once it holds the new file
+SAVE_ZIP = "() => { const b = document.querySelector('#gen-zip-file button, button#gen-zip-file'); if (b) b.click(); }"
+# what the button does, never what the picture is (a state on an action button read backwards)
+ADD, REMOVE = "☆ Add to favourites", "★ Remove from favourites"
 
 
 @dataclass
@@ -65,7 +69,7 @@ def build(ctx) -> PictureGallery:
         with gr.Row(elem_classes=["isg-pair-row"]):
             reuse = gr.Button("Reuse its settings", elem_id="gen-reuse", interactive=False, min_width=90)
             download = gr.DownloadButton("Download", elem_id="gen-download", interactive=False, min_width=90)
-            star = gr.Button("★ Favourite", elem_id="gen-favourite", interactive=False, min_width=90)
+            star = gr.Button(ADD, elem_id="gen-favourite", interactive=False, min_width=90)
             delete = gr.Button(
                 "Delete", variant="stop", elem_id="gen-delete", interactive=False, min_width=80
             )
@@ -78,7 +82,7 @@ def build(ctx) -> PictureGallery:
             chosen_text: f'<div class="isg-muted" id="gen-picked">{NOTHING_PICKED}</div>',
             reuse: gr.update(interactive=False),
             download: gr.update(value=None, interactive=False),
-            star: gr.update(value="★ Favourite", interactive=False),
+            star: gr.update(value=ADD, interactive=False),
             delete: gr.update(interactive=False),
         }
 
@@ -105,9 +109,7 @@ def build(ctx) -> PictureGallery:
             ),
             reuse: gr.update(interactive=True),
             download: gr.update(value=str(picture.path), interactive=True),
-            star: gr.update(
-                value="☆ Not a favourite" if picture.favourite else "★ Favourite", interactive=True
-            ),
+            star: gr.update(value=REMOVE if picture.favourite else ADD, interactive=True),
             delete: gr.update(interactive=True),
         }
 
@@ -143,7 +145,7 @@ def build(ctx) -> PictureGallery:
     def do_zip(person_id, only_favourites):
         shown = gallery.pictures(character_id=person_id or None, favourites=bool(only_favourites))
         target = gallery.zip(shown, ctx.paths.scratch("zips"))
-        gr.Info(f"{len(shown)} picture{'s' if len(shown) != 1 else ''} in the zip: press “Save the zip”.")
+        gr.Info(f"{len(shown)} picture{'s' if len(shown) != 1 else ''} in the zip: saving it.")
         return {zip_file: gr.update(value=str(target), visible=True)}
 
     private = {"api_visibility": "private"}
@@ -159,5 +161,7 @@ def build(ctx) -> PictureGallery:
     delete.click(
         do_delete, inputs=[picked, person, favourites], outputs=[*grid_outputs, *hints.components], **private
     )
-    zip_btn.click(do_zip, inputs=[person, favourites], outputs=[zip_file, *hints.components], **private)
+    zip_btn.click(
+        do_zip, inputs=[person, favourites], outputs=[zip_file, *hints.components], **private
+    ).success(None, js=SAVE_ZIP, **private)  # one click: the zip is made, then saved (no second button press)
     return PictureGallery(grid, paths, picked, person, favourites, reuse, hints, refresh, grid_outputs)

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests import photos
+from tests.ui.test_guided_studio_browser import error_badges
 
 pytestmark = pytest.mark.browser
 
@@ -34,12 +35,20 @@ def test_character_flow(page, studio, tmp_path):
     page.click("#char-create")
     page.wait_for_selector("#char-name:has-text('Browser Person')")
 
-    files = [*photos.good_set(tmp_path / "good")[:3], photos.bad_files(tmp_path / "bad")["text_as_jpg"]]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("a shopping list, not a photo")
+    files = [
+        *photos.good_set(tmp_path / "good")[:3],
+        photos.bad_files(tmp_path / "bad")["text_as_jpg"],
+        notes,
+    ]
     page.locator("#char-upload input[type=file]").set_input_files([str(f) for f in files])
     summary = page.locator("#char-upload-summary")
-    expect(summary).to_contain_text("3 photos added, 1 not added")
+    expect(summary).to_contain_text("3 photos added, 2 not added")  # every dropped file has its line
     expect(summary).to_contain_text("notes.jpg")
+    expect(summary).to_contain_text("notes.txt")
     expect(summary).to_contain_text("not an image")
+    assert error_badges(page) == []  # no red "Invalid file type" box
     page.wait_for_selector("#char-job .isg-progress[data-status=succeeded]", timeout=60_000)
     card = page.locator("#char-readiness-card")
     expect(card).to_have_attribute("data-status", "needs_attention")
@@ -81,3 +90,34 @@ def test_character_flow(page, studio, tmp_path):
     ).to_be_visible()
     expect(page.locator("#char-name:has-text('Browser Person Two')")).to_have_count(0)
     assert page.page_errors == []
+
+
+def test_a_dropped_text_file_gets_its_line_on_a_phone(page, studio, tmp_path):
+    """At 390 px: a file that is not a picture is named in the summary with why; no red box anywhere."""
+    from tests.helpers import child_env, run_cli
+    from tests.server_fixtures import choose
+
+    made = run_cli(
+        [
+            "character",
+            "create",
+            "Phone Person",
+            "--photos",
+            *map(str, photos.good_set(tmp_path / "in")),
+            "--no-check",
+        ],
+        child_env(studio.root),
+    )
+    assert made.returncode == 0, made.stderr
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.get_by_role("tab", name="Characters").click()
+    choose(page, "char-pick", "Phone Person")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    page.locator("#char-upload input[type=file]").set_input_files([str(notes)])
+    summary = page.locator("#char-upload-summary")
+    expect(summary).to_contain_text("notes.txt")
+    expect(summary).to_contain_text("not an image")
+    assert error_badges(page) == []
+    page.shot("characters-text-file-390")

@@ -1,0 +1,58 @@
+"""Real browser, at 1400 and 390 px: the smaller things that each cost trust, each as a person meets it —
+a count the form would have cut without a word."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.server_fixtures import open_page
+from tests.ui.test_guided_studio_browser import error_badges
+
+pytestmark = pytest.mark.browser
+WIDTHS = [1400, 390]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_count_of_500_is_refused_with_a_sentence_not_cut_to_8(browser, studio, width):
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Image Gen").click()
+        page.locator("#gen-prompt textarea").fill("a lighthouse at dusk")
+        count = page.locator("#gen-count input")
+        count.fill("500")
+        count.press("Tab")
+        expect(count).to_have_value("500")  # kept as typed, not silently 8
+        page.click("#gen-go")
+        expect(page.locator("#gen-settings-hint")).to_contain_text(
+            "Number of pictures must be a whole number between 1 and 8"
+        )
+        assert error_badges(page) == []
+        count.fill("2")
+        count.press("Tab")
+        page.click("#gen-go")
+        expect(page.locator("#gen-status .isg-progress[data-status=succeeded]")).to_be_visible(timeout=60_000)
+        expect(page.locator("#gen-settings-hint")).to_be_hidden()
+        page.shot(f"small-count-{width}")
+        assert page.page_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_favourite_button_says_what_it_does_and_the_zip_saves_in_one_click(browser, studio, width):
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Image Gen").click()
+        page.locator("#gen-prompt textarea").fill(f"a red kite at {width} px")
+        page.click("#gen-go")
+        expect(page.locator("#gen-status .isg-progress[data-status=succeeded]")).to_be_visible(timeout=60_000)
+        page.locator("#gen-pictures button.thumbnail-item").first.click()
+        star = page.locator("#gen-favourite")
+        expect(star).to_have_text("☆ Add to favourites")
+        star.click()
+        expect(star).to_have_text("★ Remove from favourites")
+        star.click()
+        expect(star).to_have_text("☆ Add to favourites")
+        with page.expect_download() as got:
+            page.click("#gen-zip")
+        assert got.value.suggested_filename.endswith(".zip")
+        assert error_badges(page) == [] and page.page_errors == []
