@@ -71,9 +71,14 @@ class LoraLibrary:
             return self.catalogue.get(record.base_model).label
         return FAMILY_LABELS.get(record.family, record.family)
 
+    @staticmethod
+    def name_of(record: LoraRecord) -> str:
+        """The LoRA's name: the one the person gave it, else its person's (what Rename starts from)."""
+        return record.metadata.get("title") or record.character_name or record.name
+
     def label(self, record: LoraRecord) -> str:
         """'Ada — 1 Dec, 1,500 steps, FLUX.2 [klein]'; a name the person gave replaces the first part."""
-        who = record.metadata.get("title") or record.character_name or record.name
+        who = self.name_of(record)
         when = time.strftime("%-d %b", time.localtime(record.created_at))
         steps = self.steps(record)
         parts = [when]

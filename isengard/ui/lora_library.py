@@ -153,7 +153,7 @@ def build(ctx, shared) -> Library:
             lora_probes: thumbnails_html(pictures),
             report_file: gr.update(value=report_path, visible=bool(report_path)),
             checkpoint: gr.update(choices=[(library.label(c), c.id) for c in folded], value=None),
-            title: record.metadata.get("title") or "",
+            title: library.name_of(record),  # Rename starts from the name it has
             notes: record.metadata.get("notes") or "",
             confirm: gr.update(visible=False),
         }

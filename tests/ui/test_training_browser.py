@@ -77,12 +77,18 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     page.keyboard.press("Escape")
     page.locator("#train-lora-edit").get_by_text("Rename, notes, delete").click()
     title = page.locator("#train-lora-title input, #train-lora-title textarea").first
+    expect(title).not_to_have_value("")  # Rename starts from the name the LoRA has
     title.fill("")
     page.click("#train-lora-rename")
     expect(page.locator("#train-lora-title-hint")).to_contain_text("Give the LoRA a name")
     title.fill("Trainee, first try")
     page.click("#train-lora-rename")
     expect(card).to_contain_text("Trainee, first try — ")
+    page.get_by_role("tab", name="Image Gen").click()  # the new name is there at once, no reload
+    page.locator("#gen-lora input").click()
+    expect(page.get_by_role("option").filter(has_text="Trainee, first try — ")).not_to_have_count(0)
+    page.keyboard.press("Escape")
+    page.get_by_role("tab", name="Training").click()
     page.click("#train-lora-delete")
     expect(page.locator("#train-lora-confirm-text")).to_contain_text("and its")
     expect(page.locator("#train-lora-confirm-text")).to_contain_text("checkpoint")

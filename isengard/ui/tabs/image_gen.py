@@ -348,13 +348,19 @@ def render(ctx, shared) -> list:
         return out
 
     @ui_action("image.tab_opened")
-    def refresh(where, selected):
+    def refresh(where, selected, current_lora):
         choices = character_choices()
         ids = [c[1] for c in choices]
         wanted = (where or {}).get("character")
         if wanted in ids and wanted != selected and ctx.loras.for_character(int(wanted)):
             return arrive(wanted)
-        return {character: gr.update(choices=choices, value=selected if selected in ids else 0)}
+        selected = selected if selected in ids else 0
+        loras, _ = lora_choices(selected or None)  # names as they are now (a LoRA renamed in Training)
+        kept = current_lora if current_lora in [value for _, value in loras] else ""
+        return {
+            character: gr.update(choices=choices, value=selected),
+            lora: gr.update(choices=loras, value=kept),
+        }
 
     private = {"api_visibility": "private"}
     follow_outputs = [status, preview, gallery, seeds, go_first, *pics.outputs]
@@ -413,7 +419,7 @@ def render(ctx, shared) -> list:
     image_settings.wire(ctx, ui, form_outputs, character_choices, all_lora_choices)
     tab.select(
         refresh,
-        inputs=[shared.where, character],
+        inputs=[shared.where, character, lora],
         outputs=[character, lora, prompt, base],
         show_progress="hidden",
         **private,
