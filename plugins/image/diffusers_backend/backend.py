@@ -201,14 +201,15 @@ class DiffusersImageBackend(ImageBackend):
         notes = []
         recipe = RECIPES[request.base.family]
         tokenizer, limit = recipe.prompt_tokenizer(pipe, DiffusersImageBackend._tiny(request))
-        what = recipe.info.text_encoder
         if tokenizer is None:  # a pipeline handed over without its text encoder's tokenizer
             return notes
-        length = len(tokenizer(request.prompt, truncation=False).input_ids)
-        if length > limit:
+        ids = tokenizer(request.prompt, truncation=False).input_ids
+        if len(ids) > limit:
+            left_out = len(tokenizer.decode(ids[limit:], skip_special_tokens=True).split())
+            words = f"about {left_out} word{'s' if left_out != 1 else ''}" if left_out else "its last words"
             notes.append(
-                f"The prompt is {length} tokens; the {what} text encoder reads only the first {limit}, "
-                "so the end was cut off. Shorten it or move the important words to the front."
+                f"This model reads only the start of a long prompt, so the end of yours ({words}) was left "
+                "out. Shorten it, or put the most important words first."
             )
         return notes
 
