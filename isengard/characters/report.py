@@ -199,7 +199,7 @@ def readiness(
         status, headline = "needs_attention", f"{good} of {count} photos look good — see the suggestions."
     else:
         status = "ready"
-        headline = f"Ready to train: {good} of {count} photos look good."
+        headline = f"{good} of {count} photos look good."  # the card's title already says "Ready to train"
     return Readiness(
         status, headline, count, good, len(warned), unchecked, fixes, counts, suggestions
     ), reports

@@ -143,7 +143,7 @@ class LoraLibrary:
         model = self.catalogue.get(record.base_model) if record.base_model in self.catalogue.ids() else None
         title = record.metadata.get("title") or record.character_name or record.name
         family = FAMILY_LABELS.get(record.family, record.family)
-        licence = model.licence_note if model else "see the base model's own page"
+        licence = model.licence_note.removeprefix("Licence: ") if model else "see the base model's own page"
         base_repo = model.source if model and not model.custom and not model.tiny else ""
         front = ["---", "library_name: diffusers", "tags:", "- lora", "- text-to-image", "- isengard"]
         if base_repo:

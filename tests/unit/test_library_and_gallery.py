@@ -100,3 +100,24 @@ def test_gallery_favourites_filter_delete_and_zip(trained, tmp_path):
         ctx.gallery.delete(hers[1].path)
     with pytest.raises(InputError, match="no pictures"):
         ctx.gallery.zip([], tmp_path / "zips")
+
+
+def test_no_line_says_the_same_word_twice(trained):
+    """'Licence of the base model: Licence: …' and 'Ready to train · Ready to train: …' read as bugs."""
+    from dataclasses import replace
+
+    from isengard.characters.report import readiness
+    from isengard.ui.character_views import readiness_card
+
+    ctx, _, record = trained
+    unknown = replace(ctx.catalogue.get(record.base_model), commercial=None, licence="")
+    ctx.catalogue.add(unknown)  # the same base, its licence not stated
+    card = ctx.library.model_card(record.id)
+    assert "Licence of the base model:** see the model's own page" in card and "Licence: " not in card
+    photos = {
+        i: {"faces": 1, "face_frac": 0.2, "sharpness": 100.0, "width": 1024, "height": 1024}
+        for i in range(12)
+    }
+    state, _ = readiness(photos)
+    shown = readiness_card(state)
+    assert state.status == "ready" and shown.count("Ready to train") == 1
