@@ -76,9 +76,13 @@ def build(ctx, shared) -> Library:
         )
         card = gr.HTML(NO_LORA, elem_id="train-lora-card")
         with gr.Row():
-            bundle = gr.DownloadButton("Download with model card", elem_id="train-download-card", scale=2)
-            download = gr.DownloadButton("Download the file only", elem_id="train-download", scale=2)
-            measure = gr.Button("Measure likeness", elem_id="train-measure", scale=1)
+            bundle = gr.DownloadButton(
+                "Download with model card", elem_id="train-download-card", scale=2, interactive=False
+            )
+            download = gr.DownloadButton(
+                "Download the file only", elem_id="train-download", scale=2, interactive=False
+            )
+            measure = gr.Button("Measure likeness", elem_id="train-measure", scale=1, interactive=False)
         lora_hint = hint_line("train-lora-hint")
         lora_likeness = gr.HTML("", elem_id="train-lora-likeness")
         lora_probes = gr.HTML("", elem_id="train-lora-probes")
@@ -132,8 +136,9 @@ def build(ctx, shared) -> Library:
         if not lora_id:
             return {
                 card: NO_LORA,
-                download: gr.update(value=None),
-                bundle: gr.update(value=None),
+                download: gr.update(value=None, interactive=False),  # nothing to download or measure
+                bundle: gr.update(value=None, interactive=False),
+                measure: gr.update(interactive=False),
                 lora_likeness: "",
                 lora_probes: "",
                 report_file: gr.update(visible=False),
@@ -147,8 +152,11 @@ def build(ctx, shared) -> Library:
         folded = library.checkpoints(record)
         return {
             card: card_html(ctx, lora_id),
-            download: gr.update(value=str(record.path)),
-            bundle: gr.update(value=str(library.bundle(record.id, ctx.paths.scratch("bundles")))),
+            download: gr.update(value=str(record.path), interactive=True),
+            bundle: gr.update(
+                value=str(library.bundle(record.id, ctx.paths.scratch("bundles"))), interactive=True
+            ),
+            measure: gr.update(interactive=True),
             lora_likeness: text,
             lora_probes: thumbnails_html(pictures),
             report_file: gr.update(value=report_path, visible=bool(report_path)),
@@ -242,6 +250,7 @@ def build(ctx, shared) -> Library:
             card,
             download,
             bundle,
+            measure,
             lora_likeness,
             lora_probes,
             report_file,

@@ -56,3 +56,25 @@ def test_the_favourite_button_says_what_it_does_and_the_zip_saves_in_one_click(b
             page.click("#gen-zip")
         assert got.value.suggested_filename.endswith(".zip")
         assert error_badges(page) == [] and page.page_errors == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_with_no_lora_yet_download_and_measure_are_off(browser, studio, tmp_path, width):
+    from tests import photos
+    from tests.helpers import child_env, run_cli
+    from tests.server_fixtures import choose
+
+    name = f"No Lora {width}"
+    made = run_cli(
+        ["character", "create", name, "--photos", *map(str, photos.good_set(tmp_path)), "--no-check"],
+        child_env(studio.root),
+    )
+    assert made.returncode == 0, made.stderr
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Training").click()
+        choose(page, "train-character", name)
+        expect(page.locator("#lib-card")).to_contain_text("No LoRA yet")
+        for button in ("#train-download", "#train-download-card", "#train-measure"):
+            expect(page.locator(button)).to_be_disabled()
+        page.shot(f"small-no-lora-{width}")
