@@ -78,3 +78,38 @@ def test_with_no_lora_yet_download_and_measure_are_off(browser, studio, tmp_path
         for button in ("#train-download", "#train-download-card", "#train-measure"):
             expect(page.locator(button)).to_be_disabled()
         page.shot(f"small-no-lora-{width}")
+
+
+@pytest.fixture(scope="module")
+def one_person_studio(tmp_path_factory):
+    from tests import photos
+    from tests.helpers import child_env, run_cli
+    from tests.server_fixtures import start_studio, stop_studio
+
+    root = tmp_path_factory.mktemp("one-person")
+    made = run_cli(
+        [
+            "character",
+            "create",
+            "Only Person",
+            "--photos",
+            *map(str, photos.good_set(root / "in")),
+            "--no-check",
+        ],
+        child_env(root),
+    )
+    assert made.returncode == 0, made.stderr
+    trained = run_cli(["train", "Only Person", "--base", "flux-dev", "--steps", "5"], child_env(root))
+    assert trained.returncode == 0, trained.stderr
+    started = start_studio(root)
+    yield started
+    stop_studio(started)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_new_tab_opens_image_gen_on_the_only_person(browser, one_person_studio, width):
+    with open_page(browser, one_person_studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Image Gen").click()
+        expect(page.locator("#gen-character input")).to_have_value("Only Person")
+        assert page.page_errors == []

@@ -328,13 +328,17 @@ def render(ctx, shared) -> list:
         gr.Info("The training pauses for your pictures and carries on by itself afterwards.")
         return {go_first: gr.update(visible=False)}
 
+    def start_person(where) -> int | None:
+        """Image Gen starts on the person the browser remembers (or the first), when they have a LoRA."""
+        with_lora = [c.id for c in ctx.characters.list() if ctx.loras.for_character(c.id)]
+        return remembered(where, with_lora)
+
     @ui_action("image.page_load")
     def on_load(where):
         active = [j for j in ctx.runner.list(limit=20, kinds=("generate",)) if not j.terminal]
         key = f"{active[0].id}@{time.time()}" if active else ""
         choices = all_lora_choices()
-        with_lora = [c.id for c in ctx.characters.list() if ctx.loras.for_character(c.id)]
-        start_on = remembered(where, with_lora)  # Image Gen starts on the person, when they have a LoRA
+        start_on = start_person(where)
         out = {
             character: gr.update(choices=character_choices()),
             lora: gr.update(choices=choices),
@@ -354,6 +358,8 @@ def render(ctx, shared) -> list:
         wanted = (where or {}).get("character")
         if wanted in ids and wanted != selected and ctx.loras.for_character(int(wanted)):
             return arrive(wanted)
+        if not selected and start_person(where):  # opened before the page's own start finished
+            return arrive(start_person(where))  # the same start, not "(none)"
         selected = selected if selected in ids else 0
         loras, _ = lora_choices(selected or None)  # names as they are now (a LoRA renamed in Training)
         kept = current_lora if current_lora in [value for _, value in loras] else ""
