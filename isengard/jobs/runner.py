@@ -162,9 +162,10 @@ class JobRunner:
                 )
                 if cursor.rowcount:
                     self._insert_status(conn, job_id, status, error, now)
-            if cursor.rowcount and kept:
-                self._slots.release(job_id)
-                event("job.ending_recovered", f"{job_id} {status}: {error}", job_id=job_id, status=status)
+            if cursor.rowcount:
+                self._slots.release(job_id)  # recorded: the reserved space goes back either way
+                if kept:
+                    event("job.ending_recovered", f"{job_id} {status}: {error}", job_id=job_id, status=status)
             return bool(cursor.rowcount)
         except Exception as exc:  # a reader that cannot write still shows the truth (see _view)
             event("job.recover_failed", f"could not mark {job_id} interrupted: {exc}", level="WARNING")

@@ -170,9 +170,12 @@ def test_a_dead_local_owner_is_recorded_by_the_first_reader_and_the_job_resumes(
         " updated_at, heartbeat_at) VALUES ('t1','train','Train Ada','running','c','{}','{}',?,?,?,?)",
         (owner, now, now, now),
     )
+    (tmp_path / "endings").mkdir(exist_ok=True)
+    (tmp_path / "endings" / "t1").write_bytes(b"\0" * 8192)  # the space it reserved when it started
     job = runner.get("t1")
     assert job.status == "interrupted"
     assert runner.db.one("SELECT status FROM jobs WHERE id='t1'")["status"] == "interrupted"
+    assert not (tmp_path / "endings" / "t1").exists()  # recorded: the reserved space is given back
     runner.resume("t1")
     assert runner.wait("t1", timeout=20).status == "succeeded" and seen == {"resume": True}
     runner.shutdown()
