@@ -162,7 +162,10 @@ def suggestions(ctx, review: Review, pick, remove_ids) -> None:
                         scale=0,
                         min_width=120,
                     )
-                select.click(lambda ids=item.photo_ids: gr.update(value=ids), outputs=[review.selected])
+                select.click(  # the choices come with the value: it must not land before them (a race)
+                    lambda ids=item.photo_ids, char=char_id: selection_choices(svc, char) | {"value": ids},
+                    outputs=[review.selected],
+                )
                 remove_ids(remove, item.photo_ids)
 
 
