@@ -102,8 +102,7 @@ def score_pictures(
         "copies": len(copies),
         "rows": rows,
         "photo_notes": [
-            {"photo": photos[o.index].name, "why": o.sentence}
-            for o in (reference.odd_ones() if reference else [])
+            {"photo": names[o.index], "why": o.sentence} for o in (reference.odd_ones() if reference else [])
         ],
     }
 
