@@ -47,7 +47,8 @@ class JobContext:
     def progress(self, **fields: Any) -> None:
         fields = {k: v for k, v in fields.items() if v is not None}
         new_phase = "phase" in fields and fields["phase"] != self._snapshot.get("phase")
-        if new_phase and _pace(fields["phase"]) != _pace(self._snapshot.get("phase")):
+        new_pace = new_phase and _pace(fields["phase"]) != _pace(self._snapshot.get("phase"))
+        if new_pace:
             self._eta.reset()  # new work (download → training) has its own pace; samples are training's
         if isinstance(fields.get("eta_s"), int | float):  # what every reader shows: steady, not jumpy
             fields["eta_raw_s"] = fields["eta_s"]
@@ -56,8 +57,7 @@ class JobContext:
         important = any(k in fields for k in ("samples", "checkpoint", "message", "phase", "preview"))
         with self._lock:
             if new_phase:  # what the last phase said is over: it must not linger into this one
-                paced = _pace(fields["phase"]) == _pace(self._snapshot.get("phase"))
-                for key in PHASE_FIELDS if paced else PHASE_FIELDS + ESTIMATE_FIELDS:
+                for key in PHASE_FIELDS + ESTIMATE_FIELDS if new_pace else PHASE_FIELDS:
                     if key not in fields:
                         self._snapshot.pop(key, None)
             self._snapshot.update(fields)
