@@ -53,35 +53,43 @@ def gb(value: float) -> str:
     return f"{value:.0f} GB" if value >= 10 else f"{value:.1f} GB"
 
 
-def blocker(manager, model) -> str | None:
-    """Why `model`'s weights cannot be had here right now, in one sentence; None when they can."""
+def problem(manager, model) -> tuple[str, str] | None:
+    """Why `model`'s weights cannot be had here right now: (what — "token", "space" or "offline" — and the
+    sentence); None when they can."""
     if model.tiny or model.custom or manager.is_ready(model):
         return None
     if model.gated and not manager.tokens.get():
-        return f"{model.label} is gated: it needs a Hugging Face token (paste one in Settings)."
+        return "token", f"{model.label} is gated: it needs a Hugging Face token (paste one in Settings)."
     free = free_bytes(manager.paths.base_models) / 1e9
     if model.download_gb and free < model.download_gb * MARGIN:
-        return (
+        return "space", (
             f"{model.label} needs a {gb(model.download_gb)} download and the data disk has {gb(free)} free: "
             "free some space, or pick a smaller model."
         )
     if not hub_reachable():
-        return (
+        return "offline", (
             f"{model.label} has to be downloaded first, and this computer cannot reach the Hugging Face hub "
             "(no internet connection): connect it, or pick a model that is already here."
         )
     return None
 
 
+def blocker(manager, model) -> str | None:
+    """The sentence of `problem`, or None."""
+    found = problem(manager, model)
+    return found[1] if found else None
+
+
 def short_status(manager, model) -> str:
     """The model list's few words: what the first use costs, or why it cannot happen here."""
-    why = blocker(manager, model)
-    if why and model.gated and not manager.tokens.get():
-        return "needs a Hugging Face token (Settings)"
+    found = problem(manager, model)
+    what = found[0] if found else None
     free = gb(free_bytes(manager.paths.base_models) / 1e9)
-    if why and model.download_gb and "free some space" in why:
+    if what == "token":
+        return "needs a Hugging Face token (Settings)"
+    if what == "space":
         return f"needs a {gb(model.download_gb)} download — {free} free"
-    if why:
+    if what == "offline":
         return "not downloaded, and this computer is offline"
     size = f"{gb(model.download_gb)}; " if model.download_gb else ""
     return f"downloads on first use ({size}{free} free)"
