@@ -230,7 +230,16 @@ def render(ctx, shared) -> list:
         out = view(job) | {drawn: fingerprint(job), start: train_button(char_id)}
         if job is not None and not job.terminal:
             out |= settings_of(job)
-        return out
+        return out | finished_lora(job, char_id)
+
+    def finished_lora(job: JobRecord | None, char_id) -> dict:
+        """A finished training's LoRA joins the list, drawn by whichever of follow or tick sees the end
+        first, and only while its person is the one chosen: an earlier job's redraw that lands after
+        another person was chosen must not bring that person's LoRAs back."""
+        person = job.params.get("character_id") if job is not None and job.terminal else None
+        if not person or not char_id or int(char_id) != person:
+            return {}
+        return {library.pick: lora_library.choices(ctx, person)}
 
     @ui_action("training.tick", quiet=True)
     def tick(current, seen, char_id):
@@ -240,9 +249,7 @@ def render(ctx, shared) -> list:
         if job is None or fingerprint(job) == seen:
             return out
         out |= view(job) | {drawn: fingerprint(job)}
-        if job.terminal and job.params.get("character_id"):  # its LoRA joins the list
-            out[library.pick] = lora_library.choices(ctx, job.params["character_id"])
-        return out
+        return out | finished_lora(job, char_id)
 
     @ui_action("training.cancel", hints=start_hints)
     def cancel_training(current):
