@@ -32,7 +32,8 @@ class GpuLock:
     def __init__(self, folder: Path, slots: int = 1):
         self.folder = Path(folder)
         self.slots = max(1, int(slots))
-        self._fallback: threading.BoundedSemaphore | None = None
+        self._fallback: set[int] | None = None  # free slots when flock cannot be used
+        self._fallback_lock = threading.Lock()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -41,7 +42,7 @@ class GpuLock:
     def _use_fallback(self, why: str) -> None:
         # A file system without flock (some network mounts): the lock still holds inside this process.
         if self._fallback is None:
-            self._fallback = threading.BoundedSemaphore(self.slots)
+            self._fallback = set(range(self.slots))
             event("gpu_lock.fallback", f"GPU lock limited to this process: {why}", level="WARNING")
 
     def path(self, index: int) -> Path:
@@ -49,7 +50,8 @@ class GpuLock:
 
     def try_acquire(self, holder: dict[str, Any]) -> Slot | None:
         if self._fallback is not None:
-            return Slot(-1, None) if self._fallback.acquire(blocking=False) else None
+            with self._fallback_lock:
+                return Slot(self._fallback.pop(), None) if self._fallback else None
         for index in range(self.slots):
             try:
                 handle = open(self.path(index), "a+b")  # noqa: SIM115 - held until release()
@@ -69,7 +71,8 @@ class GpuLock:
             with contextlib.suppress(OSError):
                 handle.seek(0)
                 handle.truncate()
-                handle.write(json.dumps(holder | {"pid": os.getpid(), "since": time.time()}).encode())
+                note = holder | {"slot": index, "pid": os.getpid(), "since": time.time()}
+                handle.write(json.dumps(note).encode())
                 handle.flush()
             return Slot(index, handle)
         return None
@@ -79,7 +82,7 @@ class GpuLock:
         holder: dict[str, Any],
         *,
         should_stop: Callable[[], bool],
-        on_wait: Callable[[dict[str, Any] | None], None] | None = None,
+        on_wait: Callable[[list[dict[str, Any]]], None] | None = None,
         poll: float = 0.2,
     ) -> Slot | None:
         """Block until a slot is free (returns it) or `should_stop()` is true (returns None)."""
@@ -87,7 +90,7 @@ class GpuLock:
         if slot is not None:
             return slot
         if on_wait is not None:
-            on_wait(self.holder())
+            on_wait(self.holders())
         while slot is None:
             if should_stop():
                 return None
@@ -98,17 +101,26 @@ class GpuLock:
     def release(self, slot: Slot) -> None:
         if slot.handle is None:
             if self._fallback is not None:
-                self._fallback.release()
+                with self._fallback_lock:
+                    self._fallback.add(slot.index)
             return
+        with contextlib.suppress(OSError):  # a free slot names nobody
+            slot.handle.seek(0)
+            slot.handle.truncate()
         try:
             fcntl.flock(slot.handle.fileno(), fcntl.LOCK_UN)
         finally:
             slot.handle.close()
 
-    def holder(self) -> dict[str, Any] | None:
-        """Who holds slot 0 (what a waiting job names); None when unknown."""
-        try:
-            text = self.path(0).read_text(encoding="utf-8")
-            return json.loads(text) if text.strip() else None
-        except (OSError, ValueError):
-            return None
+    def holders(self) -> list[dict[str, Any]]:
+        """Who holds each slot, as far as their notes say (what a waiting job names)."""
+        found = []
+        for index in range(self.slots):
+            try:
+                text = self.path(index).read_text(encoding="utf-8")
+                note = json.loads(text) if text.strip() else None
+            except (OSError, ValueError):
+                continue
+            if isinstance(note, dict):
+                found.append(note | {"slot": index})
+        return found

@@ -31,7 +31,7 @@ class Settings:
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 7860
-    worker_concurrency: int = 1
+    concurrency: int | None = None  # WORKER_CONCURRENCY; unset: one job per GPU (see worker_concurrency)
     comfyui_url: str | None = None
     comfyui_lora_dir: Path | None = None
     ai_toolkit_dir: Path | None = None
@@ -49,6 +49,16 @@ class Settings:
     @property
     def is_loopback(self) -> bool:
         return is_loopback_host(self.host)
+
+    @property
+    def worker_concurrency(self) -> int:
+        """How many GPU jobs run at once: WORKER_CONCURRENCY, else one per GPU this process sees (slot i
+        is GPU i), else one."""
+        if self.concurrency is not None:
+            return self.concurrency
+        from isengard import device
+
+        return max(1, len(device.list_gpus()))
 
     @property
     def login_required(self) -> bool:
@@ -100,7 +110,7 @@ class Settings:
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             host=_host(env),
             port=_port(env),
-            worker_concurrency=_int(env, "WORKER_CONCURRENCY", 1, 1, 16),
+            concurrency=_int(env, "WORKER_CONCURRENCY", None, 1, 16),
             comfyui_url=_url(env, "COMFYUI_URL"),
             comfyui_lora_dir=_opt_path(env, "COMFYUI_LORA_DIR"),
             ai_toolkit_dir=_opt_path(env, "AI_TOOLKIT_DIR"),

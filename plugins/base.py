@@ -220,6 +220,28 @@ def pipeline_bytes(pipe) -> int:
     return total
 
 
+def subprocess_gpu(device: str | None, env: dict[str, str]) -> str | None:
+    """The CUDA_VISIBLE_DEVICES a subprocess is given so that it sees only the GPU `device` names in this
+    process ("cuda:1" is the second GPU this process sees, which may be "3" on the machine); None when
+    `device` names no particular GPU."""
+    if not device or not device.startswith("cuda:"):
+        return None
+    index = int(device.split(":", 1)[1])
+    visible = env.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return str(index)
+    ids = [part.strip() for part in visible.split(",")]
+    return ids[index] if index < len(ids) else None
+
+
+def bf16_on(device: str) -> bool:
+    """Whether the GPU `device` names ("cuda:1") computes in bfloat16 natively (Ampere and newer):
+    torch.cuda.is_bf16_supported() only asks about the thread's current GPU."""
+    import torch
+
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def share_key(path, dtype, device: str) -> tuple[str, str, str]:
     """What makes two loaded pipelines interchangeable: the same files, dtype and device."""
     return (str(Path(path).resolve()), str(dtype), str(device))
@@ -250,11 +272,13 @@ class WarmMemory:
                 return pipe
         return None
 
-    def make_room(self, owner) -> None:
+    def make_room(self, owner, device: str | None = None) -> None:
+        """Ask the other caches to let go of what they keep on `device` (every device when None): a job on
+        one GPU never empties another GPU's warm models."""
         with self._lock:
             others = [c for c in self._caches if c is not owner]
         for cache in others:
-            cache.release()
+            cache.release(device)
 
 
 warm_memory = WarmMemory()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from isengard import __version__
+from isengard import __version__, device
 from isengard.capabilities import capability_matrix
 from isengard.cli.common import print_json
 from isengard.context import bootstrap
@@ -24,6 +24,17 @@ def report(ctx) -> dict:
         "mode": ctx.settings.mode,
         "mode_reason": ctx.settings.mode_reason,
         "device": ctx.device.to_dict(),
+        "gpus": [  # slot i of the GPU lock is GPU i
+            {
+                "index": g.index,
+                "device": g.device,
+                "visible_id": g.visible_id,
+                "name": g.name,
+                "vram_gb": g.vram_gb,
+            }
+            for g in device.list_gpus()
+        ],
+        "gpu_jobs_at_once": ctx.settings.worker_concurrency,
         "paths": {
             "data": str(ctx.paths.data),
             "data_reason": ctx.settings.data_dir_reason,
@@ -65,6 +76,10 @@ def run(args) -> int:
     print(f"Isengard {data['version']} (Python {data['python']})")
     print(f"Mode:     {data['mode']} — {data['mode_reason']}")
     print(f"Device:   {data['device']['label']} (torch {data['device']['torch_version']})")
+    for gpu in data["gpus"] if len(data["gpus"]) > 1 else []:
+        memory = f", {gpu['vram_gb']:.0f} GB" if gpu["vram_gb"] else ""
+        print(f"          GPU {gpu['index'] + 1}: {gpu['name']}{memory} ({gpu['device']})")
+    print(f"GPU jobs at once: {data['gpu_jobs_at_once']} (WORKER_CONCURRENCY; unset: one per GPU)")
     print(f"Data:     {data['paths']['data']} ({data['paths']['data_reason']})")
     print(f"Logs:     {data['paths']['logs']}")
     print(f"Database: {data['paths']['database']} (schema {data['database']['schema_version']})")

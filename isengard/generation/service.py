@@ -380,11 +380,17 @@ class GenerationService:
             scheduler=form.scheduler,
             seed=int(form.seed),
             count=int(form.count),
-            options=self.config.options(model.family, self._vram_gb(), int(form.width), int(form.height))
+            options=self.config.options(model.family, self._job_vram(ctx), int(form.width), int(form.height))
             if self.config
             else {},
+            device=ctx.device,
         )
         return backend, model, base_ref, request
+
+    def _job_vram(self, ctx: JobContext) -> float | None:
+        """The memory of the GPU this job holds (GPUs of one machine may differ), else the studio's."""
+        place = ctx.place
+        return place.vram_gb if place is not None and place.vram_gb else self._vram_gb()
 
     def _run_job(self, ctx: JobContext, params: dict[str, Any]) -> dict[str, Any]:
         form = GenerateForm.from_dict(params["form"])

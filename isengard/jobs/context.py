@@ -12,6 +12,7 @@ from isengard.storage.db import dumps
 from plugins.base import Cancelled
 
 if TYPE_CHECKING:
+    from isengard.device import GpuPlace
     from isengard.jobs.records import JobRecord
     from isengard.jobs.runner import JobRunner
 
@@ -40,8 +41,14 @@ class JobContext:
         self._last_flush = 0.0
         self._lock = threading.Lock()
         self._eta = EtaSmoother()
+        self.place: GpuPlace | None = None  # the GPU this job holds (set when it gets its slot)
         row = runner.db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
         self._seq = (row[0] or 0) if row else 0
+
+    @property
+    def device(self) -> str | None:
+        """Where this job's models go ("cuda:1"); None: the default device (a CPU, or the only GPU)."""
+        return self.place.device if self.place is not None else None
 
     # RunContext -------------------------------------------------------------------------------------
     def progress(self, **fields: Any) -> None:

@@ -13,6 +13,15 @@ class ForwardingContext:
         self.job_id = ctx.job_id
         self.correlation_id = getattr(ctx, "correlation_id", None)
 
+    @property
+    def place(self):
+        """The GPU the job holds (see isengard.jobs.context.JobContext.device)."""
+        return getattr(self._ctx, "place", None)
+
+    @property
+    def device(self) -> str | None:
+        return getattr(self._ctx, "device", None)
+
     def progress(self, **fields: Any) -> None:
         self._ctx.progress(**fields)
 

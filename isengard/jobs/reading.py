@@ -33,6 +33,7 @@ class Reading:
     percent: int | None  # 0–100, None when the share is not known
     time_left: str | None  # "about 6 min left", "estimating the time left", or None
     message: str | None  # what the current phase is doing, in words (never a past phase's)
+    where: str | None = None  # "GPU 2 of 4" while it runs on a machine with several GPUs
 
     @property
     def steps_text(self) -> str | None:
@@ -58,4 +59,12 @@ def read(job: JobRecord) -> Reading:
         percent=None if fraction is None else round(fraction * 100),
         time_left=time_left,
         message=str(p["message"]) if p.get("message") and not job.terminal else None,
+        where=_where(p) if job.status == "running" else None,
     )
+
+
+def _where(progress: dict) -> str | None:
+    gpu, gpus = progress.get("gpu"), progress.get("gpus")
+    if isinstance(gpu, int) and isinstance(gpus, int) and gpus > 1:
+        return f"GPU {gpu} of {gpus}"
+    return None

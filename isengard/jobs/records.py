@@ -48,6 +48,8 @@ class JobRecord:
         """One line a person understands: what, how far, what happened."""
         now = read(self)  # the same reading every view shows
         parts = [f"{self.title} — {self.status}"]
+        if now.where:
+            parts.append(f"on {now.where}")
         if now.steps_text:
             parts.append(now.steps_text)
         if now.time_left:

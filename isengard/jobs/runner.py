@@ -18,12 +18,14 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isengard import device
+from isengard.device import GpuPlace
 from isengard.errors import InputError, IsengardError, storage_failure_reason
 from isengard.gpu_lock import GpuLock
 from isengard.jobs.context import JobContext
@@ -69,9 +71,11 @@ class JobRunner:
         gpu_slots: int = 1,
         max_workers: int = 4,
         lock_dir: Path | None = None,
+        gpus: Callable[[], Sequence[GpuPlace]] | None = None,
     ):
         self.db = db
         self.gpu_slots = gpu_slots
+        self._gpus = gpus or (lambda: device.list_gpus())  # slot i runs on GPU i (of those there are)
         self.gpu_lock = GpuLock(lock_dir or Path(db.path).parent / "locks", gpu_slots)
         self._gpu_pool = ThreadPoolExecutor(
             max_workers=max(max_workers, gpu_slots + 1), thread_name_prefix="gpu-job"
@@ -445,11 +449,12 @@ class JobRunner:
                 slot = self.gpu_lock.acquire(
                     {"job_id": job.id, "title": job.title},
                     should_stop=lambda: ctx.is_cancelled() or self._stop.is_set(),
-                    on_wait=lambda holder: self._waiting(ctx, job, holder),
+                    on_wait=lambda holders: self._waiting(ctx, job, holders),
                 )
                 if slot is None:
                     self._finish(job.id, "cancelled", error="Cancelled before it started.")
                     return
+                self._seat(ctx, job, slot.index)
             if ctx.is_cancelled():
                 self._finish(job.id, "cancelled", error="Cancelled before it started.")
                 return
@@ -458,15 +463,35 @@ class JobRunner:
             if slot is not None:
                 self.gpu_lock.release(slot)
 
-    def _waiting(self, ctx: JobContext, job: JobRecord, holder: dict[str, Any] | None) -> None:
-        what = (holder or {}).get("title")
-        message = (
-            f"Waiting for its turn: {what} is running"
-            if what
-            else "Waiting for its turn (another job is running)"
-        )
+    def _seat(self, ctx: JobContext, job: JobRecord, slot: int) -> None:
+        """Slot i is GPU i (round the GPUs when there are more slots than GPUs): the job's models go there,
+        and a machine with several GPUs says which one it runs on."""
+        places = list(self._gpus())
+        if not places or slot < 0:
+            return
+        ctx.place = places[slot % len(places)]
+        if len(places) > 1:
+            ctx.progress(gpu=ctx.place.index + 1, gpus=len(places))
+        event("job.gpu", f"{job.title} runs on {ctx.place.device}", job_id=job.id, device=ctx.place.device)
+
+    def _waiting(self, ctx: JobContext, job: JobRecord, holders: list[dict[str, Any]]) -> None:
+        titles = [h["title"] for h in holders if h.get("title")]
+        places = list(self._gpus())
+        if self.gpu_slots > 1 and len(places) > 1:
+            busy = [f"{h['title']} on GPU {h['slot'] % len(places) + 1}" for h in holders if h.get("title")]
+            message = f"Waiting for a free GPU: all {len(places)} are busy" + (
+                f" ({'; '.join(busy)})" if busy else ""
+            )
+        elif self.gpu_slots > 1:
+            message = f"Waiting for its turn: {self.gpu_slots} jobs are running" + (
+                f" ({'; '.join(titles)})" if titles else ""
+            )
+        elif titles:
+            message = f"Waiting for its turn: {titles[0]} is running"
+        else:
+            message = "Waiting for its turn (another job is running)"
         ctx.progress(message=message)
-        event("job.waiting", f"{job.title} waiting for the GPU lock", job_id=job.id, holder=holder)
+        event("job.waiting", f"{job.title} waiting for the GPU lock", job_id=job.id, holders=holders)
 
     def _execute(self, job: JobRecord, kind: JobKind, ctx: JobContext) -> None:
         now = time.time()

@@ -251,6 +251,7 @@ class TrainingService:
             class_word=cls,
             character=character.name,
             resume=bool(job.get("resume")),
+            device=ctx.device,
         )
         common = {
             "name": job["name"],

@@ -55,6 +55,8 @@ def describe(ctx, job: JobRecord) -> Activity:
         parts.append("waiting its turn")
     else:
         now = read(job)  # the same reading as the Training panel's: the same share and time left
+        if now.where:
+            parts.append(f"on {now.where}")
         if now.percent is not None:
             parts.append(f"{now.percent} %")
         if now.time_left:

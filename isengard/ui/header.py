@@ -29,6 +29,12 @@ def mode_words(ctx) -> tuple[str, str]:
             "so you can try every step quickly.",
         )
     if device.kind == "cuda":
+        if device.count > 1:
+            memory = f", {device.vram_gb:.0f} GB each" if device.vram_gb else ""
+            return (
+                f"Ready: {device.count} × {device.name}{memory}",
+                f"Real models run on these {device.count} graphics cards, one job on each at a time.",
+            )
         memory = f", {device.vram_gb:.0f} GB" if device.vram_gb else ""
         return f"Ready: {device.name}{memory}", "Real models run on this graphics card."
     if device.kind == "mps":

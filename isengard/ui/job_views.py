@@ -41,6 +41,8 @@ def job_line(job: JobRecord, what: str | None = None) -> str:
     """'Training Ada — in progress · step 40 of 1,000 · about 6 min left' (from the job's one reading)."""
     now = read(job)
     parts = [f"{html.escape(what or job.title)} — {STATUS_WORDS.get(job.status, job.status)}"]
+    if now.where:
+        parts.append(f"on {now.where}")
     if now.steps_text:
         parts.append(now.steps_text)
     elif job.status == "succeeded" and now.total and job.kind == "train":

@@ -53,6 +53,7 @@ class ImageRequest:
     seed: int = 0
     count: int = 1
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific, e.g. low-VRAM flags
+    device: str | None = None  # the GPU this job holds ("cuda:1"); None: the default device
 
 
 @dataclass

@@ -259,6 +259,7 @@ class TrainingRequest:
     class_word: str = "person"
     character: str = ""
     resume: bool = False  # continue from the newest checkpoint in output_dir
+    device: str | None = None  # the GPU this job holds ("cuda:1"); None: the default device
 
 
 @dataclass

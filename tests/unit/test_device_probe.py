@@ -36,11 +36,17 @@ def test_this_machines_torch_build_is_read_without_importing_it():
     assert version == torch.__version__ and cuda == torch.version.cuda
 
 
-def test_a_gpu_machine_is_detected_from_nvidia_smi(tmp_path, monkeypatch):
-    smi = tmp_path / "nvidia-smi"
-    smi.write_text('#!/bin/sh\n[ "$3" = "-i" ] && [ "$4" = "0" ] && echo "NVIDIA H200, 143771, 9.0"\n')
+def fake_smi(folder, monkeypatch, lines: list[str]) -> None:
+    """A test double of nvidia-smi: every GPU's line, or the one `-i N` names (as the real one answers)."""
+    smi = folder / "nvidia-smi"
+    body = "\n".join(f'[ -z "$4" -o "$4" = "{i}" ] && echo "{line}"' for i, line in enumerate(lines))
+    smi.write_text(f"#!/bin/sh\n{body}\nexit 0\n")
     smi.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_gpu_machine_is_detected_from_nvidia_smi(tmp_path, monkeypatch):
+    fake_smi(tmp_path, monkeypatch, ["NVIDIA H200, 143771, 9.0"])
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(device, "torch_build", lambda: ("2.13.0", "12.8"))
     device.detect_device.cache_clear()
@@ -72,3 +78,33 @@ def test_commands_start_without_importing_torch(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
         imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
         assert "torch" not in imported, command
+
+
+def test_every_gpu_of_a_machine_is_listed_in_torchs_order(tmp_path, monkeypatch):
+    fake_smi(tmp_path, monkeypatch, ["NVIDIA H100 80GB HBM3, 81559, 9.0", "NVIDIA L4, 23034, 8.9"] * 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(device, "torch_build", lambda: ("2.13.0", "12.8"))
+    device.list_gpus.cache_clear()
+    device.detect_device.cache_clear()
+    try:
+        places = device.list_gpus()
+        assert [(p.device, p.visible_id, p.name) for p in places] == [
+            ("cuda:0", "0", "NVIDIA H100 80GB HBM3"),
+            ("cuda:1", "1", "NVIDIA L4"),
+            ("cuda:2", "2", "NVIDIA H100 80GB HBM3"),
+            ("cuda:3", "3", "NVIDIA L4"),
+        ]
+        found = device.detect_device()
+        assert (found.count, found.vram_gb) == (4, 22.5)  # the smallest: what every job can count on
+        assert found.label == "4 × NVIDIA H100 80GB HBM3 (22 GB VRAM each)"
+        # CUDA_VISIBLE_DEVICES=3,1: torch's cuda:0 is the fourth GPU; a subprocess is given "3"
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1,-1,0")
+        device.list_gpus.cache_clear()
+        places = device.list_gpus()
+        assert [(p.device, p.visible_id, p.name) for p in places] == [
+            ("cuda:0", "3", "NVIDIA L4"),
+            ("cuda:1", "1", "NVIDIA L4"),
+        ]
+    finally:
+        device.list_gpus.cache_clear()
+        device.detect_device.cache_clear()

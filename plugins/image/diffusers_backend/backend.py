@@ -13,6 +13,7 @@ from plugins.base import (
     Cancelled,
     PluginSettings,
     RunContext,
+    bf16_on,
     missing_packages,
     share_key,
 )
@@ -88,31 +89,34 @@ class DiffusersImageBackend(ImageBackend):
         return Availability.yes("ready on the CPU (only the tiny test models are practical here)")
 
     # loading ----------------------------------------------------------------------------------------
-    def _device_dtype(self):
+    @staticmethod
+    def _device_dtype(request: ImageRequest):
+        """The GPU the job holds (request.device, e.g. "cuda:1"), else the first; else the CPU."""
         import torch
 
         if torch.cuda.is_available():
-            return "cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            device = request.device if request.device and request.device.startswith("cuda") else "cuda"
+            return device, torch.bfloat16 if bf16_on(device) else torch.float16
         return "cpu", torch.float32
 
     def _load(self, request: ImageRequest, offload: bool):
         import diffusers
 
-        device, dtype = self._device_dtype()
+        device, dtype = self._device_dtype(request)
         path = Path(request.base.local_path or request.base.source)
         recipe = RECIPES[request.base.family]
         kwargs: dict[str, Any] = {"dtype": dtype, **recipe.load_kwargs()}
         pipe = getattr(diffusers, recipe.pipeline).from_pretrained(str(path), **kwargs)
         pipe.set_progress_bar_config(disable=True)
-        if offload and device == "cuda":
-            pipe.enable_model_cpu_offload()
+        if offload and device.startswith("cuda"):
+            pipe.enable_model_cpu_offload(device=device)
         else:
             pipe.to(device)
         return pipe
 
     def _adopt(self, pipe, request: ImageRequest):
         """The trainer's kept pipeline, made ready as `_load` makes a fresh one."""
-        device, _ = self._device_dtype()
+        device, _ = self._device_dtype(request)
         RECIPES[request.base.family].adopt(pipe)
         pipe.set_progress_bar_config(disable=True)
         pipe.to(device)  # its text encoders waited on the CPU
@@ -131,9 +135,9 @@ class DiffusersImageBackend(ImageBackend):
         family = request.base.family
         recipe = RECIPES[family]
         offload = bool(request.options.get("cpu_offload"))
-        key = (request.base.id, str(request.base.local_path), offload)
+        device, dtype = self._device_dtype(request)
+        key = (request.base.id, str(request.base.local_path), offload, device)  # one per GPU
         ctx.progress(phase="loading", message=f"Loading {request.base.label or request.base.id}")
-        device, dtype = self._device_dtype()
         path = request.base.local_path or request.base.source
         share = None if offload else share_key(path, dtype, device)  # an offloaded pipeline stays its own
         entry = self.cache.get(
@@ -142,6 +146,7 @@ class DiffusersImageBackend(ImageBackend):
             lambda: self._load(request, offload),
             share=share,
             adopt=lambda p: self._adopt(p, request),
+            device=device,
         )
         notes: list[str] = []
         images: list[GeneratedImage] = []

@@ -25,6 +25,7 @@ class Entry:
     adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)  # adapter name -> file path
     scheduler_config: dict = field(default_factory=dict)
     share: tuple | None = None  # plugins.base.share_key when another cache may take this pipeline
+    device: str = "cpu"  # the GPU it lives on: each GPU has its own budget and is made room on alone
 
 
 class PipelineCache:
@@ -42,7 +43,9 @@ class PipelineCache:
         }
         warm_memory.register(self)
 
-    def get(self, key: tuple, family: str, load, *, share: tuple | None = None, adopt=None) -> Entry:
+    def get(
+        self, key: tuple, family: str, load, *, share: tuple | None = None, adopt=None, device: str = "cpu"
+    ) -> Entry:
         """The cached pipeline for `key`; else the trainer's kept one for `share` (passed to `adopt`),
         else `load()` — after the trainer let go of what it keeps: never two bases at once."""
         with self._lock:
@@ -54,19 +57,28 @@ class PipelineCache:
             pipe = adopt(pipe) if adopt else pipe
             counter = "base_taken"  # from the trainer, not from disk
         else:
-            warm_memory.make_room(self)
+            warm_memory.make_room(self, device)
             pipe = load()
             counter = "base_loads"
         entry = Entry(
-            key, pipe, family, pipeline_bytes(pipe), scheduler_config=dict(pipe.scheduler.config), share=share
+            key,
+            pipe,
+            family,
+            pipeline_bytes(pipe),
+            scheduler_config=dict(pipe.scheduler.config),
+            share=share,
+            device=device,
         )
         with self._lock:
             self.stats[counter] += 1
             self._entries[key] = entry
-            while len(self._entries) > 1 and sum(e.bytes for e in self._entries.values()) > self.budget:
-                _, old = self._entries.popitem(last=False)
+            while True:  # least recently used first, counting only what shares this entry's device
+                here = [e for e in self._entries.values() if e.device == device]
+                if len(here) <= 1 or sum(e.bytes for e in here) <= self.budget:
+                    break
+                self._entries.pop(here[0].key)
                 self.stats["evictions"] += 1
-                _free(old)
+                _free(here[0])
         return entry
 
     def loaded(self) -> list[tuple]:
@@ -96,9 +108,13 @@ class PipelineCache:
             found.pipe = None
             found.lock.release()
 
-    def release(self) -> None:
-        """Another cache needs the memory (see plugins.base.WarmMemory)."""
-        self.clear()
+    def release(self, device: str | None = None) -> None:
+        """Another cache needs the memory of `device` (all of them when None; see plugins.base.WarmMemory)."""
+        with self._lock:
+            gone = [e for e in self._entries.values() if device is None or e.device == device]
+            for entry in gone:
+                self._entries.pop(entry.key)
+                _free(entry)
 
     def clear(self) -> None:
         with self._lock:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from plugins.base import Availability, Cancelled, PluginError, PluginSettings, RunContext
+from plugins.base import Availability, Cancelled, PluginError, PluginSettings, RunContext, subprocess_gpu
 from plugins.lora_format import training_metadata
 from plugins.training.ai_toolkit.config import build_config, unknown_keys
 from plugins.training.ai_toolkit.process import OutputParser, Process, new_samples, read_losses
@@ -147,6 +147,9 @@ class AIToolkitTrainer(TrainingBackend):
             env["HF_TOKEN"] = self.settings.hf_token  # through the environment only, never into a file
         if not cuda:
             env.setdefault("CUDA_VISIBLE_DEVICES", "")
+        elif (gpu := subprocess_gpu(request.device, env)) is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpu  # the GPU this job holds, and no other
+            ctx.log("aitoolkit.gpu", f"ai-toolkit runs on GPU {gpu}", device=request.device, visible=gpu)
         logs = Path(self.settings.subprocess_log_dir)
         parser = OutputParser(request.name)
         ctx.progress(

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plugins.base import Cancelled, PluginError, RunContext, share_key, warm_memory
+from plugins.base import Cancelled, PluginError, RunContext, bf16_on, share_key, warm_memory
 from plugins.lora_format import training_metadata
 from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
 from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
@@ -24,15 +24,17 @@ from plugins.training.interface import TrainingRequest, TrainingResult
 SPEED_WINDOW = 20  # steps used for it/s and the ETA
 
 
-def pick_device(params) -> tuple[str, Any]:
+def pick_device(params, wanted: str | None = None) -> tuple[str, Any]:
+    """The device and dtype: the GPU the job holds (`wanted`, e.g. "cuda:1"), else the first; else the CPU."""
     import torch
 
     if torch.cuda.is_available():
-        if params.mixed_precision == "bf16" and torch.cuda.is_bf16_supported():
-            return "cuda", torch.bfloat16
+        device = wanted if wanted and wanted.startswith("cuda") else "cuda"
+        if params.mixed_precision == "bf16" and bf16_on(device):
+            return device, torch.bfloat16
         if params.mixed_precision in ("bf16", "fp16"):
-            return "cuda", torch.float16
-        return "cuda", torch.float32
+            return device, torch.float16
+        return device, torch.float32
     return "cpu", torch.float32
 
 
@@ -53,7 +55,8 @@ class LoraTrainer(WarmSetupMixin):
         self.version = version
         self.family: Family = FAMILIES[request.base.family]()
         self.out = Path(request.output_dir)
-        self.device, self.dtype = pick_device(self.params)
+        self.device, self.dtype = pick_device(self.params, request.device)
+        self.on_gpu = self.device.startswith("cuda")
         self.loaded: Loaded | None = None
         self.items: list = []
         self.latents: list = []
@@ -85,15 +88,17 @@ class LoraTrainer(WarmSetupMixin):
         p = self.params
         if not self.request.dataset:
             raise PluginError("There are no photos to train on.")
-        if self.device != "cuda" and p.optimizer == "adamw8bit":
+        if not self.on_gpu and p.optimizer == "adamw8bit":
             raise PluginError("8-bit AdamW needs an NVIDIA GPU; choose AdamW or Prodigy on this machine.")
-        if self.device != "cuda" and p.quantize_base:
+        if not self.on_gpu and p.quantize_base:
             raise PluginError("The 4-bit base (QLoRA) needs an NVIDIA GPU; turn it off on this machine.")
 
     def setup(self) -> None:
         import torch
 
         self.check_options()
+        if self.on_gpu:  # this thread's "current" GPU too, for libraries that use it (bitsandbytes)
+            torch.cuda.set_device(self.device)
         p = self.params
         label = self.request.base.label or self.request.base.id
         tick = time.monotonic()
@@ -110,7 +115,7 @@ class LoraTrainer(WarmSetupMixin):
             self.loaded.pipe.to(self.device)
         else:
             self.ctx.progress(phase="loading", message=f"Loading {label}")
-            warm_memory.make_room(None)  # anything kept (for generation, or another base) goes first
+            warm_memory.make_room(None, self.device)  # what this GPU keeps (for pictures, another base) goes
             if self.warm is not None:
                 self.warm.stats["base_loads"] += 1
             self.loaded = self.family.load(path, dtype=self.dtype, quantize=p.quantize_base)
@@ -135,7 +140,7 @@ class LoraTrainer(WarmSetupMixin):
                     getattr(pipe, name).to("cpu")
         if pipe.vae.dtype != self.dtype:
             pipe.vae.to(self.device, self.dtype)
-        if self.device == "cuda":
+        if self.on_gpu:
             torch.cuda.empty_cache()
         self.phase_seconds["prepare"] = time.monotonic() - tick
         self.ctx.check_cancelled()
@@ -334,7 +339,7 @@ class LoraTrainer(WarmSetupMixin):
             drop = torch.rand(1, generator=generator).item() < self.params.caption_dropout
             texts.append(self.texts["" if drop else self.items[index].caption])
         latents = torch.stack([self.latents[i] for i in indices]).to(self.device)
-        with torch.autocast(self.device, dtype=self.dtype, enabled=self.dtype != torch.float32):
+        with torch.autocast(self.device.split(":")[0], dtype=self.dtype, enabled=self.dtype != torch.float32):
             loss = self.family.loss(
                 self.loaded, latents, texts, [self.items[i] for i in indices], generator, self.params
             )
@@ -446,7 +451,7 @@ class LoraTrainer(WarmSetupMixin):
             ) from None
         finally:
             self._give_back(kept)
-        peak = torch.cuda.max_memory_allocated() / 1024**3 if self.device == "cuda" else None
+        peak = torch.cuda.max_memory_allocated(self.device) / 1024**3 if self.on_gpu else None
         return TrainingResult(
             lora_path=final,
             steps=p.steps,

@@ -112,13 +112,15 @@ class WarmCache:
         with self._lock:
             return list(self._bases)
 
-    def release(self) -> None:
-        """Another cache needs the memory: let go of the kept bases (photos and prompts stay: small)."""
+    def release(self, device: str | None = None) -> None:
+        """Another cache needs the memory of `device` (all when None): let go of the bases kept there
+        (photos and prompts stay: small). Keys end with the device, as share_key's do."""
         with self._lock:
-            self.stats["base_evictions"] += len(self._bases)
-            for key in self._bases:
+            gone = [key for key in self._bases if device is None or key[3] == device]
+            self.stats["base_evictions"] += len(gone)
+            for key in gone:
                 self._texts.pop(key, None)
-            self._bases.clear()
+                del self._bases[key]
 
     def clear(self) -> None:
         with self._lock:
