@@ -51,6 +51,7 @@ class AppContext:
     backups: DailyBackups | None = None
     library: LoraLibrary | None = None  # the LoRA library the studio shows (names, notes, model cards)
     gallery: PictureGallery | None = None  # every picture made, with favourites
+    workers: list = field(default_factory=list)  # the studio's own GPU workers (REDIS_URL: one per GPU)
 
     @property
     def device(self) -> DeviceInfo:
@@ -60,6 +61,7 @@ class AppContext:
         if self.backups is not None:
             self.backups.stop()
         self.runner.shutdown(wait=True)
+        stop_workers(self.workers)
         self.db.close()
 
 
@@ -99,6 +101,50 @@ def default_base_model(settings: Settings) -> str:
     return "tiny-flux"
 
 
+def start_own_workers(ctx: AppContext) -> None:
+    """With REDIS_URL, the studio's own GPUs serve the queue as workers like any other (one process per
+    GPU, up to WORKER_CONCURRENCY; one on the CPU when there is no GPU; none with WORKER_CONCURRENCY=0)."""
+    from isengard import device
+    from isengard.jobs.worker_main import launch
+
+    settings = ctx.settings
+    if not settings.redis_url or settings.worker_concurrency == 0:
+        return
+    gpus = [g.visible_id for g in device.list_gpus()][: settings.worker_concurrency]
+    ctx.workers = launch(gpus or None, name="studio")
+    event("queue.own_workers", f"{len(ctx.workers)} worker(s) of the studio serve the queue", gpus=gpus)
+
+
+def stop_workers(children: list) -> None:
+    import signal as signals
+
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signals.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except Exception:
+            child.kill()
+
+
+def queue_placement(settings: Settings, paths: Paths):
+    """With REDIS_URL, GPU work goes through Redis to GPU workers (isengard/jobs/redis_queue.py)."""
+    if not settings.redis_url:
+        return None
+    from isengard.jobs import wire
+    from isengard.jobs.redis_queue import QueuePlacement
+    from isengard.jobs.worker_main import studio_id
+
+    token = wire.load_token(settings.worker_token, paths.data, create=True)
+    placement = QueuePlacement(settings.redis_url, token, studio_id(paths.data, create=True))
+    try:
+        placement.publish()  # workers may start now; if Redis is away, the first job publishes it
+    except Exception as exc:
+        event("queue.unreachable", f"Redis cannot be reached yet: {exc}", level="WARNING")
+    return placement
+
+
 def bootstrap(
     settings: Settings | None = None,
     *,
@@ -125,7 +171,14 @@ def bootstrap(
     from plugins import register_builtin_plugins
 
     register_builtin_plugins(registry, plugin_settings(settings, paths))
-    runner = JobRunner(db, gpu_slots=settings.worker_concurrency, lock_dir=paths.locks)
+    placement = queue_placement(settings, paths)
+    runner = JobRunner(
+        db,
+        gpu_slots=max(1, settings.worker_concurrency),
+        lock_dir=paths.locks,
+        placement=placement,
+        max_workers=32 if placement else 4,  # through a queue, a job's thread only follows its worker
+    )
     catalogue = Catalogue(load_catalogue())
     tokens = TokenStore(paths.secrets, settings.hf_token)
     models = ModelManager(paths=paths, catalogue=catalogue, db=db, tokens=tokens)

@@ -37,6 +37,8 @@ class Settings:
     ai_toolkit_dir: Path | None = None
     ai_toolkit_python: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)  # GPU jobs through Redis to workers anywhere
+    worker_token: str | None = field(default=None, repr=False)  # what studio and workers sign jobs with
     auth: tuple[str, str] | None = field(default=None, repr=False)
     share: bool = False
     max_upload_mb: int = 50
@@ -84,6 +86,8 @@ class Settings:
             "comfyui_lora_dir": str(self.comfyui_lora_dir) if self.comfyui_lora_dir else None,
             "ai_toolkit_dir": str(self.ai_toolkit_dir) if self.ai_toolkit_dir else None,
             "hf_token_set": bool(self.hf_token),
+            "redis": bool(self.redis_url),
+            "worker_token_set": bool(self.worker_token),
             "auth_set": self.auth is not None,
             "login_required": self.login_required,
         }
@@ -110,7 +114,7 @@ class Settings:
             log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
             host=_host(env),
             port=_port(env),
-            concurrency=_int(env, "WORKER_CONCURRENCY", None, 1, 16),
+            concurrency=_int(env, "WORKER_CONCURRENCY", None, 0 if _redis_url(env) else 1, 16),
             comfyui_url=_url(env, "COMFYUI_URL"),
             comfyui_lora_dir=_opt_path(env, "COMFYUI_LORA_DIR"),
             ai_toolkit_dir=_opt_path(env, "AI_TOOLKIT_DIR"),
@@ -118,6 +122,8 @@ class Settings:
             hf_token=(env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or "").strip() or None,
             auth=_auth(env),
             share=_bool(env, "ISENGARD_SHARE", False),
+            redis_url=_redis_url(env),
+            worker_token=_worker_token(env),
             max_upload_mb=_int(env, "ISENGARD_MAX_UPLOAD_MB", 50, 1, 2048),
             caption_model=env.get("ISENGARD_CAPTION_MODEL", "").strip() or None,
         )
@@ -236,6 +242,28 @@ def _url(env, name) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{name}={raw!r} is not an http(s) URL.", hint="Example: http://127.0.0.1:8188")
     return raw.rstrip("/")
+
+
+def _redis_url(env) -> str | None:
+    raw = env.get("REDIS_URL", "").strip()
+    if not raw:
+        return None
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("redis", "rediss", "unix") or not (parsed.netloc or parsed.path):
+        raise SettingsError(
+            "REDIS_URL is not a Redis address.", hint="Example: REDIS_URL=redis://10.0.0.5:6379/0"
+        )
+    return raw
+
+
+def _worker_token(env) -> str | None:
+    raw = env.get("ISENGARD_WORKER_TOKEN", "").strip()
+    if raw and len(raw) < 16:
+        raise SettingsError(
+            "ISENGARD_WORKER_TOKEN is too short.",
+            hint="Use at least 16 characters, e.g. the output of: python -c 'import secrets; print(secrets.token_hex(16))'",
+        )
+    return raw or None
 
 
 def _opt_path(env, name) -> Path | None:

@@ -28,7 +28,7 @@ import pytest  # noqa: E402
 
 from tests.helpers import make_settings  # noqa: E402
 
-pytest_plugins = ["tests.server_fixtures"]
+pytest_plugins = ["tests.server_fixtures", "tests.redis_fixtures"]
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from isengard.cli import (
     recover_cmd,
     serve_cmd,
     train_cmd,
+    worker_cmd,
 )
 from isengard.cli.common import print_json
 from isengard.errors import IsengardError
@@ -37,6 +38,7 @@ COMMANDS = (
     models_cmd,
     jobs_cmd,
     recover_cmd,
+    worker_cmd,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from isengard.context import bootstrap
+from isengard.context import bootstrap, start_own_workers
 from isengard.obs import event
 from isengard.server import check_port_free
 from isengard.settings import Settings
@@ -30,6 +30,7 @@ def run(args) -> int:
     settings = Settings.from_env(env)
     check_port_free(settings.host, settings.port)
     ctx = bootstrap(settings, rotate_logs=True, backups=True)
+    start_own_workers(ctx)
     from isengard.server import launch
 
     def stop(_signum, _frame):

@@ -15,6 +15,7 @@ from isengard.evaluation.probes import probe_prompts
 from isengard.evaluation.watch import LikenessWatch, load_summaries
 from isengard.generation.service import GenerateForm
 from isengard.jobs.forwarding import ForwardingContext
+from isengard.jobs.placement import run_plugin
 from isengard.storage.files import atomic_save
 
 PROBE_SEED = 1000  # probe i is drawn with seed 1000 + i, for every file alike
@@ -161,7 +162,7 @@ class EvaluationService:
                 )
                 inner = _InnerContext(ctx)
                 backend, _, _, request = self.generation.build_request(prepared.form, inner)
-                image = backend.run(request, inner).images[0].image
+                image = run_plugin(backend, request, inner).images[0].image
                 target = folder / f"step{entry['step']:09d}_{index}.png"
                 atomic_save(target, image.save)
                 pictures.append(str(target))

@@ -17,6 +17,7 @@ from isengard.errors import InputError, NotAvailableError
 from isengard.evaluation.badges import likeness_badges
 from isengard.generation.metadata import SAMPLER_NAMES, ImageParameters, LoraUse, write_png
 from isengard.jobs import JobContext, JobRunner
+from isengard.jobs.placement import run_plugin
 from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.obs import event
 from isengard.paths import Paths
@@ -399,7 +400,7 @@ class GenerationService:
         ctx.progress(phase="generating", step=0, total=request.steps * request.count, message="Generating")
         started = time.monotonic()
         try:
-            result = backend.run(request, ctx)
+            result = run_plugin(backend, request, ctx)
         finally:
             preview = ctx.snapshot.get("preview")
             if preview and Path(preview).is_relative_to(self.paths.tmp):

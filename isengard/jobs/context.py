@@ -12,9 +12,12 @@ from isengard.storage.db import dumps
 from plugins.base import Cancelled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from isengard.device import GpuPlace
+    from isengard.jobs.placement import Placement
     from isengard.jobs.records import JobRecord
-    from isengard.jobs.runner import JobRunner
+    from isengard.storage.db import Database
 
 FLUSH_SECONDS = 0.25
 
@@ -30,9 +33,14 @@ def _pace(phase: str | None) -> str | None:
 
 
 class JobContext:
-    def __init__(self, runner: JobRunner, job: JobRecord):
-        self.runner = runner
+    def __init__(
+        self, db: Database, job: JobRecord, *, notify: Callable[[], None], placement: Placement | None = None
+    ):
+        self.db = db
+        self._notify = notify  # followers of the job wake up when its events are written
+        self.placement = placement  # where its GPU work runs (isengard.jobs.placement)
         self.job_id = job.id
+        self.title = job.title
         self.correlation_id = job.correlation_id
         self.kind = job.kind
         self._cancel = threading.Event()
@@ -42,7 +50,7 @@ class JobContext:
         self._lock = threading.Lock()
         self._eta = EtaSmoother()
         self.place: GpuPlace | None = None  # the GPU this job holds (set when it gets its slot)
-        row = runner.db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
+        row = db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
         self._seq = (row[0] or 0) if row else 0
 
     @property
@@ -106,7 +114,7 @@ class JobContext:
             ]
         if not rows:
             return
-        with self.runner.db.transaction() as conn:
+        with self.db.transaction() as conn:
             conn.executemany("INSERT INTO job_events(job_id, seq, ts, type, data) VALUES (?,?,?,?,?)", rows)
             conn.execute(
                 "UPDATE jobs SET progress=?, updated_at=? WHERE id=?",
@@ -115,7 +123,7 @@ class JobContext:
         with self._lock:
             self._seq += len(rows)
             del self._pending[: len(rows)]
-        self.runner._notify()
+        self._notify()
 
     def try_flush(self) -> None:
         """Flush if the database lets us; the job's end is recorded either way."""

@@ -12,11 +12,17 @@ class ForwardingContext:
         self._ctx = ctx
         self.job_id = ctx.job_id
         self.correlation_id = getattr(ctx, "correlation_id", None)
+        self.title = getattr(ctx, "title", "")
 
     @property
     def place(self):
         """The GPU the job holds (see isengard.jobs.context.JobContext.device)."""
         return getattr(self._ctx, "place", None)
+
+    @property
+    def placement(self):
+        """Where the job's GPU work runs (see isengard.jobs.placement)."""
+        return getattr(self._ctx, "placement", None)
 
     @property
     def device(self) -> str | None:

@@ -37,6 +37,7 @@ from isengard.jobs.liveness import (
     owner_state,
     owner_tag,
 )
+from isengard.jobs.placement import LOCAL, Placement
 from isengard.jobs.records import ACTIVE, TERMINAL, JobEvent, JobRecord, record_from_row
 from isengard.obs import current_correlation_id, event, use_correlation
 from isengard.storage.db import Database, dumps, loads
@@ -72,10 +73,12 @@ class JobRunner:
         max_workers: int = 4,
         lock_dir: Path | None = None,
         gpus: Callable[[], Sequence[GpuPlace]] | None = None,
+        placement: Placement | None = None,
     ):
         self.db = db
         self.gpu_slots = gpu_slots
         self._gpus = gpus or (lambda: device.list_gpus())  # slot i runs on GPU i (of those there are)
+        self.placement: Placement = placement or LOCAL  # where GPU work runs: here, or through a queue
         self.gpu_lock = GpuLock(lock_dir or Path(db.path).parent / "locks", gpu_slots)
         self._gpu_pool = ThreadPoolExecutor(
             max_workers=max(max_workers, gpu_slots + 1), thread_name_prefix="gpu-job"
@@ -120,6 +123,7 @@ class JobRunner:
                 ctx._cancel.set()
         self._gpu_pool.shutdown(wait=wait, cancel_futures=True)
         self._cpu_pool.shutdown(wait=wait, cancel_futures=True)
+        self.placement.close()
         self._write_unsaved()
         with self._state_lock:
             stranded = [job_id for job_id in self._live if job_id not in self._contexts]
@@ -439,13 +443,13 @@ class JobRunner:
 
     def _run_job(self, job: JobRecord) -> None:
         kind = self._kinds[job.kind]
-        ctx = JobContext(self, job)
+        ctx = JobContext(self.db, job, notify=self._notify, placement=self.placement)
         self._contexts[job.id] = ctx
         if job.cancel_requested:
             ctx._cancel.set()
         slot = None
         try:
-            if kind.needs_gpu(job.params):
+            if kind.needs_gpu(job.params) and self.placement.holds_local_gpu:
                 slot = self.gpu_lock.acquire(
                     {"job_id": job.id, "title": job.title},
                     should_stop=lambda: ctx.is_cancelled() or self._stop.is_set(),

@@ -18,6 +18,7 @@ from isengard.evaluation.probes import probe_prompts
 from isengard.evaluation.watch import LikenessWatch, load_summaries
 from isengard.jobs import JobContext, JobRunner
 from isengard.jobs.forwarding import ForwardingContext
+from isengard.jobs.placement import run_plugin
 from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.models.manager import ModelManager
 from isengard.obs import event
@@ -272,7 +273,7 @@ class TrainingService:
         recorder = _Recorder(ctx, on_checkpoint, watch, patience=patience)
         started, early = time.monotonic(), None
         try:
-            result = plugin.run(request, recorder)
+            result = run_plugin(plugin, request, recorder)
         except Cancelled:
             if recorder.stop is None or ctx.is_cancelled():  # the person's Stop: the job ends cancelled
                 raise

@@ -1,0 +1,181 @@
+"""`python -m isengard worker`: one RQ worker process per GPU (or one on the CPU), serving the studio's queue.
+
+Before it takes any job a worker checks two things, so it refuses instead of running wrongly:
+its token matches the studio's (the studio publishes a proof of its token, never the token), and it sees
+the studio's data folder (photos, models, runs), which it shares — a RunPod network volume, or one machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from isengard import device
+from isengard.errors import NotAvailableError, SettingsError
+from isengard.jobs import remote_worker, wire
+from isengard.obs import event
+
+STUDIO_ID_FILE = "studio-id"
+
+
+def studio_id(data_dir: Path, *, create: bool) -> str | None:
+    """The data folder's own name, written once by the studio: a worker that reads the same one shares it."""
+    from isengard.storage.files import atomic_write_text
+
+    path = Path(data_dir) / "secrets" / STUDIO_ID_FILE
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        if not create:
+            return None
+    value = uuid.uuid4().hex
+    atomic_write_text(path, value, permissions=0o600)
+    return value
+
+
+def connect(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=15)
+
+
+def check_studio(redis, token: str, data_dir: Path, wait_s: float = 60) -> None:
+    """Refuse to serve a studio whose token or data folder this worker does not have (waits a while for a
+    studio that is still starting)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        proof, studio = redis.get(wire.AUTH_KEY), redis.get(wire.STUDIO_KEY)
+        if proof is not None and studio is not None:
+            break
+        if time.monotonic() > deadline:
+            raise NotAvailableError("No Isengard studio has used this Redis yet: start the studio first.")
+        time.sleep(1)
+    if proof.decode() != wire.token_proof(token):
+        event(
+            "worker.token_refused",
+            "this worker's token does not match the studio's",
+            level="WARNING",
+            token_hint=wire.token_hint(token),
+        )
+        raise NotAvailableError(
+            "This worker's token does not match the studio's: copy the studio's ISENGARD_WORKER_TOKEN."
+        )
+    info = json.loads(studio)
+    if info.get("data_id") != studio_id(data_dir, create=False):
+        raise NotAvailableError(
+            "This worker does not see the studio's data folder: give it the same DATA_DIR "
+            "(a shared or network volume). Workers without a shared folder are not supported yet."
+        )
+
+
+def serve(settings, *, gpu: str | None, name: str | None = None) -> int:
+    """One worker process on one GPU (`gpu` is the id CUDA_VISIBLE_DEVICES was given) or the CPU."""
+    from rq import Queue, SimpleWorker
+    from rq.serializers import JSONSerializer
+
+    from isengard.context import plugin_settings
+    from isengard.obs import setup_logging
+    from isengard.paths import Paths
+    from plugins import register_builtin_plugins
+    from plugins.base import PluginRegistry
+
+    paths = Paths(settings.data_dir, settings.log_dir, settings.tmp_dir)
+    paths.ensure()
+    setup_logging(paths.logs, settings.log_level, console=True, console_level="WARNING")
+    if not settings.redis_url:
+        raise SettingsError("A worker needs REDIS_URL: the address of the studio's Redis.")
+    token = wire.load_token(settings.worker_token, paths.data, create=False)
+    if not token:
+        raise SettingsError(
+            "A worker needs the studio's ISENGARD_WORKER_TOKEN (or the studio's data folder, which holds it)."
+        )
+    redis = connect(settings.redis_url)
+    check_studio(redis, token, paths.data)
+    registry = PluginRegistry()
+    register_builtin_plugins(registry, plugin_settings(settings, paths))
+    places = device.list_gpus()
+    place = places[0] if places else None
+    label = f"gpu{gpu}" if gpu is not None else "cpu"
+    worker = remote_worker.Worker(
+        name=name or f"{socket.gethostname()}-{label}-{uuid.uuid4().hex[:6]}",
+        redis=redis,
+        token=token,
+        registry=registry,
+        place=place,
+    )
+    remote_worker.CURRENT = worker
+    stop_beat = threading.Event()
+    threading.Thread(target=remote_worker.heartbeat, args=(worker, stop_beat), daemon=True).start()
+    event("worker.started", f"worker {worker.name} serves {wire.QUEUE}", worker=worker.name, gpu=gpu)
+
+    class IsengardWorker(SimpleWorker):
+        """RQ's in-process worker (the plugins stay warm between jobs); a stop signal also stops the job
+        in hand at its next step, so it resumes elsewhere instead of holding the machine for hours."""
+
+        def request_stop(self, signum, frame):
+            worker.stopping.set()
+            if worker.current is not None:
+                worker.current.stop("the worker was stopped", ending="interrupted")
+            super().request_stop(signum, frame)
+
+    try:
+        while not worker.stopping.is_set():
+            queue = Queue(wire.QUEUE, connection=redis, serializer=JSONSerializer)
+            rq_worker = IsengardWorker(
+                [queue],
+                connection=redis,
+                name=worker.name,
+                serializer=JSONSerializer,
+                worker_ttl=wire.WORKER_TTL * 2,
+            )
+            try:
+                rq_worker.work(logging_level="WARNING", with_scheduler=False)
+            except Exception as exc:  # Redis went away under RQ: wait and serve again
+                event("worker.redis_unreachable", f"the queue cannot be reached: {exc}", level="WARNING")
+            if not worker.stopping.is_set():
+                time.sleep(2)
+    finally:
+        stop_beat.set()
+        event("worker.stopped", f"worker {worker.name} stopped", worker=worker.name)
+    return 0
+
+
+def launch(
+    gpus: list[str] | None, *, env: dict | None = None, name: str | None = None
+) -> list[subprocess.Popen]:
+    """One worker process per GPU id (each sees only its GPU), or one CPU worker when `gpus` is empty."""
+    children = []
+    for gpu in gpus or [None]:
+        child_env = dict(env if env is not None else os.environ)
+        if gpu is not None:
+            child_env["CUDA_VISIBLE_DEVICES"] = gpu
+        command = [
+            sys.executable,
+            "-m",
+            "isengard",
+            "worker",
+            "--this-gpu",
+            gpu if gpu is not None else "cpu",
+        ]
+        if name:
+            command += ["--name", f"{name}-{gpu}" if gpu is not None else name]
+        children.append(subprocess.Popen(command, env=child_env))
+    return children
+
+
+def wait_all(children: list[subprocess.Popen]) -> int:
+    """Wait for every worker process; Ctrl+C or SIGTERM reaches each (they share the process group)."""
+    codes = []
+    for child in children:
+        try:
+            codes.append(child.wait())
+        except KeyboardInterrupt:
+            codes.append(child.wait())
+    return max(codes, default=0)

@@ -1,0 +1,38 @@
+"""GPU work through Redis (RQ) to a real worker process that shares the studio's data folder: the job
+looks to the studio exactly as a local one does, and says what it waits for."""
+
+from __future__ import annotations
+
+import pytest
+
+from isengard.generation.service import GenerateForm
+from tests.helpers import make_settings, wait_for
+from tests.redis_fixtures import worker_env
+
+
+@pytest.fixture
+def queued_studio(tmp_path, redis_server):
+    """A studio (in this process) that only hands out GPU work: WORKER_CONCURRENCY=0."""
+    from isengard.context import bootstrap
+
+    settings = make_settings(tmp_path, env={"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0"})
+    ctx = bootstrap(settings, console=False)
+    yield ctx
+    ctx.close()
+
+
+def test_no_worker_is_said_then_a_worker_takes_the_job(queued_studio, workers, tmp_path, redis_server):
+    ctx = queued_studio
+    job_id, _ = ctx.generation.submit(GenerateForm(prompt="a garden", count=1, steps=2))
+    wait_for(
+        lambda: (
+            ctx.runner.get(job_id).progress.get("message") == "Waiting for a GPU worker: none is connected"
+        ),
+        timeout=20,
+    )
+    assert ctx.runner.get(job_id).status == "running"  # its thread follows the queue
+    workers.start(worker_env(tmp_path, redis_server.url), "w1")
+    job = ctx.runner.wait(job_id, timeout=90)
+    assert job.status == "succeeded", (job.error, workers.output("w1")[-3000:])
+    assert job.progress.get("worker") == "w1"
+    assert len(job.result["images"]) == 1
