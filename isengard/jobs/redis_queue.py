@@ -168,6 +168,7 @@ class QueuePlacement:
                     raise
                 said = None
                 no_lease_since = None  # nobody can take the lease while Redis is away
+                self._published = False  # a restarted Redis has forgotten what workers check
                 self._unreachable(ctx, exc)
                 time.sleep(1)
 

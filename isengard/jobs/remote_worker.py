@@ -33,6 +33,7 @@ if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if not holder then return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') and 1 or 0 end
 return -1
 """
+CANCEL_POLL_SECONDS = 0.25
 RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
 
@@ -67,6 +68,7 @@ class RemoteRunContext:
         self.why: str | None = None
         self.ending = "cancelled"
         self._unsent: list[dict[str, str]] = []
+        self._asked = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -83,10 +85,17 @@ class RemoteRunContext:
         )
 
     def is_cancelled(self) -> bool:
+        """Asked every step: Stop is looked up in Redis at most four times a second (the lease keeper
+        also looks, every two seconds, for a plugin that does not ask)."""
+        if not self._stop.is_set() and time.monotonic() - self._asked >= CANCEL_POLL_SECONDS:
+            self._asked = time.monotonic()
+            with contextlib.suppress(Exception):
+                if self.redis.exists(wire.cancel_key(self.job_id)):
+                    self.stop("cancelled by the user")
         return self._stop.is_set()
 
     def check_cancelled(self) -> None:
-        if self._stop.is_set():
+        if self.is_cancelled():
             raise Cancelled(self.why or "cancelled by the user")
 
     def stop(self, why: str, ending: str = "cancelled") -> None:
@@ -189,10 +198,9 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
             request.device = rctx.device  # this worker's GPU, whatever the studio's own GPUs are
         result = plugin.run(request, rctx)
     except Cancelled as exc:
-        status, error = (
-            rctx.ending if rctx.is_cancelled() else "cancelled",
-            rctx.why or str(exc) or "Cancelled.",
-        )
+        status = rctx.ending if rctx.is_cancelled() else "cancelled"
+        # the person's Stop keeps the plugin's own sentence ("Resume continues from step 20")
+        error = (str(exc) or rctx.why if status == "cancelled" else rctx.why) or "Cancelled."
     except (PluginError, IsengardError) as exc:
         status, error, code = "failed", str(exc), getattr(exc, "code", None)
     except Exception as exc:
