@@ -20,7 +20,7 @@ from pathlib import Path
 from isengard import device
 from isengard.errors import NotAvailableError, SettingsError
 from isengard.jobs import remote_worker, wire
-from isengard.obs import event
+from isengard.obs import event, use_correlation
 
 STUDIO_ID_FILE = "studio-id"
 
@@ -62,7 +62,7 @@ def check_studio(redis, token: str, data_dir: Path, wait_s: float = 60) -> None:
             "worker.token_refused",
             "this worker's token does not match the studio's",
             level="WARNING",
-            token_hint=wire.token_hint(token),
+            fingerprint=wire.token_hint(token),  # tells two tokens apart; never the token
         )
         raise NotAvailableError(
             "This worker's token does not match the studio's: copy the studio's ISENGARD_WORKER_TOKEN."
@@ -77,6 +77,11 @@ def check_studio(redis, token: str, data_dir: Path, wait_s: float = 60) -> None:
 
 def serve(settings, *, gpu: str | None, name: str | None = None) -> int:
     """One worker process on one GPU (`gpu` is the id CUDA_VISIBLE_DEVICES was given) or the CPU."""
+    with use_correlation(None, service="worker"):
+        return _serve(settings, gpu=gpu, name=name)
+
+
+def _serve(settings, *, gpu: str | None, name: str | None) -> int:
     from rq import Queue, SimpleWorker
     from rq.serializers import JSONSerializer
 
