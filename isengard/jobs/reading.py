@@ -64,6 +64,10 @@ def read(job: JobRecord) -> Reading:
 
 
 def _where(progress: dict) -> str | None:
+    """ "GPU 2 of 4" on a machine with several; "worker box-b (NVIDIA L4)" through a job queue."""
+    if progress.get("worker"):
+        place = progress.get("worker_place")
+        return f"worker {progress['worker']}" + (f" ({place})" if place else "")
     gpu, gpus = progress.get("gpu"), progress.get("gpus")
     if isinstance(gpu, int) and isinstance(gpus, int) and gpus > 1:
         return f"GPU {gpu} of {gpus}"

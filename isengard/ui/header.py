@@ -104,7 +104,7 @@ def finished_html(ctx) -> str:
 
 
 def render(ctx, shared) -> None:
-    from isengard.ui import jobs_panel, settings_panel
+    from isengard.ui import jobs_panel, settings_panel, workers_panel
 
     with gr.Row(elem_id="isg-header-row", equal_height=True):
         gr.HTML(header_html(ctx), elem_id="isg-header", padding=False)
@@ -124,6 +124,7 @@ def render(ctx, shared) -> None:
         )
         settings_panel.render(ctx)
         jobs_panel.render(ctx)
+        workers_panel.render(ctx)
         with gr.Accordion("System status — what works on this machine", open=False, elem_id="isg-system"):
             gr.Markdown(
                 "What Isengard can do, what it deliberately does not, and whether each part can run right now."

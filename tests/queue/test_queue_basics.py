@@ -3,9 +3,12 @@ looks to the studio exactly as a local one does, and says what it waits for."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from isengard.generation.service import GenerateForm
+from isengard.jobs.reading import read
 from tests.helpers import make_settings, wait_for
 from tests.redis_fixtures import worker_env
 
@@ -35,4 +38,7 @@ def test_no_worker_is_said_then_a_worker_takes_the_job(queued_studio, workers, t
     job = ctx.runner.wait(job_id, timeout=90)
     assert job.status == "succeeded", (job.error, workers.output("w1")[-3000:])
     assert job.progress.get("worker") == "w1"
+    assert read(job).where is None  # it ran there; once ended it runs nowhere
+    running = dataclasses.replace(job, status="running")
+    assert read(running).where == "worker w1 (CPU)" and "on worker w1 (CPU)" in running.summary()
     assert len(job.result["images"]) == 1
