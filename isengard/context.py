@@ -137,7 +137,8 @@ def queue_placement(settings: Settings, paths: Paths):
     from isengard.jobs.worker_main import studio_id
 
     token = wire.load_token(settings.worker_token, paths.data, create=True)
-    placement = QueuePlacement(settings.redis_url, token, studio_id(paths.data, create=True))
+    roots = {"data": str(paths.data.resolve()), "tmp": str(paths.tmp.resolve())}
+    placement = QueuePlacement(settings.redis_url, token, studio_id(paths.data, create=True), roots)
     try:
         placement.publish()  # workers may start now; if Redis is away, the first job publishes it
     except Exception as exc:

@@ -148,10 +148,16 @@ def extra_routes(ctx) -> list[Any]:
             )
         return Response(status_code=204)
 
-    return [
+    routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/isengard/client-log", client_log, methods=["POST"]),
     ]
+    token = getattr(ctx.runner.placement, "token", None)
+    if token:  # workers without a shared disk fetch and send files here, signed with the worker token
+        from isengard.jobs import worker_files
+
+        routes += worker_files.routes(ctx, token)
+    return routes
 
 
 def launch(ctx, *, block: bool = True):

@@ -18,6 +18,11 @@ def add_parser(sub) -> None:
     p.add_argument("--gpus", help="which GPUs, e.g. 0,1 (default: every GPU; the CPU when there is none)")
     p.add_argument("--redis", help="the studio's Redis (default: REDIS_URL)")
     p.add_argument("--name", help="this worker's name in Settings → Workers (default: machine and GPU)")
+    p.add_argument(
+        "--server",
+        help="the studio's address, e.g. http://10.0.0.5:7860 (also ISENGARD_SERVER), for a worker that "
+        "does not share the studio's data folder: it fetches photos and models and sends results there",
+    )
     p.add_argument("--this-gpu", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
 
@@ -30,15 +35,16 @@ def run(args) -> int:
         env["REDIS_URL"] = args.redis
     settings = Settings.from_env(env)
     if args.this_gpu is not None:  # one of the processes below (or the only one)
-        return serve(settings, gpu=None if args.this_gpu == "cpu" else args.this_gpu, name=args.name)
+        gpu = None if args.this_gpu == "cpu" else args.this_gpu
+        return serve(settings, gpu=gpu, name=args.name, server=args.server)
     gpus = chosen_gpus(args.gpus)
     if len(gpus) <= 1:  # one GPU or the CPU: this process serves it
         if gpus:
             os.environ["CUDA_VISIBLE_DEVICES"] = gpus[0]  # before anything imports torch
             device.list_gpus.cache_clear()
             device.detect_device.cache_clear()
-        return serve(settings, gpu=gpus[0] if gpus else None, name=args.name)
-    return wait_all(launch(gpus, env=env, name=args.name))
+        return serve(settings, gpu=gpus[0] if gpus else None, name=args.name, server=args.server)
+    return wait_all(launch(gpus, env=env, name=args.name, server=args.server))
 
 
 def chosen_gpus(text: str | None) -> list[str]:

@@ -40,13 +40,14 @@ class Lost(Exception):
 class QueuePlacement:
     holds_local_gpu = False  # the worker holds its own GPU
 
-    def __init__(self, url: str, token: str, data_id: str):
+    def __init__(self, url: str, token: str, data_id: str, roots: dict[str, str]):
         from isengard.jobs.worker_main import connect
 
         self.url = url
         self.redis = connect(url)
         self.token = token
         self.data_id = data_id
+        self.roots = roots  # the studio's data and scratch folders (a worker without them mirrors them)
         self._published = False
         self._told_down: set[str] = set()  # jobs told that Redis cannot be reached (until it is back)
 
@@ -88,6 +89,7 @@ class QueuePlacement:
             "kind": plugin.kind,
             "plugin": plugin.name,
             "title": getattr(ctx, "title", "") or ctx.job_id,
+            "roots": self.roots,
         }
         message = wire.seal(self.token, head, request)
         while True:

@@ -23,6 +23,7 @@ from typing import Any
 from isengard.device import GpuPlace
 from isengard.errors import IsengardError, storage_failure_reason
 from isengard.jobs import wire
+from isengard.jobs.worker_files import Mirror, fetch_error
 from isengard.obs import event, use_correlation
 from plugins.base import Cancelled, PluginError
 
@@ -49,6 +50,8 @@ class Worker:
     running: dict[str, Any] = field(default_factory=dict)  # the job it runs now, for its heartbeat
     stopping: threading.Event = field(default_factory=threading.Event)
     current: RemoteRunContext | None = None
+    server: str | None = None  # the studio's address, for a worker that shares no disk with it
+    local_roots: dict[str, Any] = field(default_factory=dict)  # this worker's data and scratch folders
 
 
 CURRENT: Worker | None = None
@@ -69,6 +72,8 @@ class RemoteRunContext:
         self.ending = "cancelled"
         self._unsent: list[dict[str, str]] = []
         self._asked = 0.0
+        self.mirror = None  # worker_files.Mirror when this worker shares no disk with the studio
+        self.run_dir = None  # what a checkpoint sends back with it (the state a resume needs)
         self._lock = threading.Lock()
 
     @property
@@ -76,6 +81,10 @@ class RemoteRunContext:
         return self.place.device if self.place is not None else None
 
     def progress(self, **fields: Any) -> None:
+        if self.mirror is not None:  # the files an event names reach the studio before the event
+            if "checkpoint" in fields and self.run_dir is not None:
+                self.mirror.push(self.run_dir)
+            fields = self.mirror.globalize(fields)
         self._send({"t": "progress", "d": json.dumps(fields, default=str)})
 
     def log(self, event_name: str, message: str, **context: Any) -> None:
@@ -194,9 +203,17 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
     status, error, code, result = "succeeded", None, None, None
     try:
         plugin = worker.registry.get(head["kind"], head["plugin"])
+        if worker.server:  # no shared disk: what the request names comes from the studio first
+            rctx.mirror = Mirror(worker.server, worker.token, head["roots"], worker.local_roots)
+            request = rctx.mirror.localize(request)
+            rctx.run_dir = getattr(request, "output_dir", None)
         if hasattr(request, "device"):
             request.device = rctx.device  # this worker's GPU, whatever the studio's own GPUs are
         result = plugin.run(request, rctx)
+        if rctx.mirror is not None:
+            if rctx.run_dir is not None:
+                rctx.mirror.push(rctx.run_dir)
+            result = rctx.mirror.globalize(result)
     except Cancelled as exc:
         status = rctx.ending if rctx.is_cancelled() else "cancelled"
         # the person's Stop keeps the plugin's own sentence ("Resume continues from step 20")
@@ -205,7 +222,11 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
         status, error, code = "failed", str(exc), getattr(exc, "code", None)
     except Exception as exc:
         status = "failed"
-        error = storage_failure_reason(exc) or f"Unexpected error: {type(exc).__name__}: {exc}"
+        error = (
+            fetch_error(exc)
+            or storage_failure_reason(exc)
+            or f"Unexpected error: {type(exc).__name__}: {exc}"
+        )
         event(
             "worker.job_error",
             f"{head.get('title')} failed on {worker.name}",

@@ -46,9 +46,9 @@ def connect(url: str):
     return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=15)
 
 
-def check_studio(redis, token: str, data_dir: Path, wait_s: float = 60) -> None:
-    """Refuse to serve a studio whose token or data folder this worker does not have (waits a while for a
-    studio that is still starting)."""
+def check_studio(redis, token: str, data_dir: Path, server: str | None, wait_s: float = 60) -> bool:
+    """Refuse to serve a studio whose token this worker does not have, or whose files it cannot reach
+    (waits a while for a studio that is still starting). True when it shares the studio's data folder."""
     deadline = time.monotonic() + wait_s
     while True:
         proof, studio = redis.get(wire.AUTH_KEY), redis.get(wire.STUDIO_KEY)
@@ -68,20 +68,43 @@ def check_studio(redis, token: str, data_dir: Path, wait_s: float = 60) -> None:
             "This worker's token does not match the studio's: copy the studio's ISENGARD_WORKER_TOKEN."
         )
     info = json.loads(studio)
-    if info.get("data_id") != studio_id(data_dir, create=False):
+    if info.get("data_id") == studio_id(data_dir, create=False):
+        return True
+    if not server:
         raise NotAvailableError(
-            "This worker does not see the studio's data folder: give it the same DATA_DIR "
-            "(a shared or network volume). Workers without a shared folder are not supported yet."
+            "This worker does not see the studio's data folder: give it the studio's address "
+            "(--server URL or ISENGARD_SERVER) to fetch and send files, or the same DATA_DIR."
         )
+    check_server(server, token)
+    return False
 
 
-def serve(settings, *, gpu: str | None, name: str | None = None) -> int:
+def check_server(server: str, token: str) -> None:
+    """The studio answers, and takes this worker's signature (a wrong token is refused here, not mid-job)."""
+    import urllib.error
+    import urllib.request
+
+    from isengard.jobs.worker_files import PREFIX, signed_headers
+
+    path = f"{PREFIX}/list/tmp/"
+    request = urllib.request.Request(server.rstrip("/") + path, headers=signed_headers(token, "GET", path))
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except urllib.error.HTTPError as exc:
+        raise NotAvailableError(
+            f"The studio at {server} refused this worker ({exc.code}): check its address and worker token."
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise NotAvailableError(f"The studio at {server} cannot be reached: {exc}.") from None
+
+
+def serve(settings, *, gpu: str | None, name: str | None = None, server: str | None = None) -> int:
     """One worker process on one GPU (`gpu` is the id CUDA_VISIBLE_DEVICES was given) or the CPU."""
     with use_correlation(None, service="worker"):
-        return _serve(settings, gpu=gpu, name=name)
+        return _serve(settings, gpu=gpu, name=name, server=server)
 
 
-def _serve(settings, *, gpu: str | None, name: str | None) -> int:
+def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -> int:
     from rq import Queue, SimpleWorker
     from rq.serializers import JSONSerializer
 
@@ -102,7 +125,8 @@ def _serve(settings, *, gpu: str | None, name: str | None) -> int:
             "A worker needs the studio's ISENGARD_WORKER_TOKEN (or the studio's data folder, which holds it)."
         )
     redis = connect(settings.redis_url)
-    check_studio(redis, token, paths.data)
+    server = (server or os.environ.get("ISENGARD_SERVER", "")).strip() or None
+    shared = check_studio(redis, token, paths.data, server)
     registry = PluginRegistry()
     register_builtin_plugins(registry, plugin_settings(settings, paths))
     places = device.list_gpus()
@@ -114,11 +138,18 @@ def _serve(settings, *, gpu: str | None, name: str | None) -> int:
         token=token,
         registry=registry,
         place=place,
+        server=None if shared else server,
+        local_roots={"data": paths.data, "tmp": paths.tmp},
     )
     remote_worker.CURRENT = worker
     stop_beat = threading.Event()
     threading.Thread(target=remote_worker.heartbeat, args=(worker, stop_beat), daemon=True).start()
-    event("worker.started", f"worker {worker.name} serves {wire.QUEUE}", worker=worker.name, gpu=gpu)
+    event(
+        "worker.started",
+        f"worker {worker.name} serves {wire.QUEUE} ({'shared data folder' if shared else 'files from ' + server})",
+        worker=worker.name,
+        gpu=gpu,
+    )
 
     class IsengardWorker(SimpleWorker):
         """RQ's in-process worker (the plugins stay warm between jobs); a stop signal also stops the job
@@ -153,7 +184,7 @@ def _serve(settings, *, gpu: str | None, name: str | None) -> int:
 
 
 def launch(
-    gpus: list[str] | None, *, env: dict | None = None, name: str | None = None
+    gpus: list[str] | None, *, env: dict | None = None, name: str | None = None, server: str | None = None
 ) -> list[subprocess.Popen]:
     """One worker process per GPU id (each sees only its GPU), or one CPU worker when `gpus` is empty."""
     children = []
@@ -171,6 +202,8 @@ def launch(
         ]
         if name:
             command += ["--name", f"{name}-{gpu}" if gpu is not None else name]
+        if server:
+            command += ["--server", server]
         children.append(subprocess.Popen(command, env=child_env))
     return children
 
