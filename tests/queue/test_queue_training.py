@@ -1,7 +1,8 @@
-"""A tiny training through Redis on real worker processes sharing the studio's data folder: the LoRA, its
-checkpoints and samples land in the studio's store; Stop reaches the worker within seconds; a worker killed
-with `kill -9` mid-training is replaced by another that resumes from the checkpoint, and the losses after
-the resume equal those of an uninterrupted run."""
+"""A tiny training through Redis on real worker processes — one sharing the studio's data folder, two with
+their own that fetch and send files over the studio's HTTP: the LoRA, its checkpoints and samples land in
+the studio's store; Stop reaches the worker within seconds; a worker killed with `kill -9` mid-training is
+replaced by another that resumes from the checkpoint it sent, and the losses after the resume equal those
+of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import install_tiny, make_settings, solid_photos, wait_for
+from tests.helpers import child_env, free_port, install_tiny, make_settings, solid_photos, wait_for
 from tests.redis_fixtures import worker_env
 
 pytestmark = pytest.mark.slow
@@ -22,14 +23,18 @@ OVERRIDES = {"steps": 40, "save_every": 10, "sample_every": 20, "caption_dropout
 
 @pytest.fixture
 def studio(tmp_path, redis_server, tiny_models):
+    """A studio serving HTTP (workers without a shared disk fetch and send files there), handing out work."""
     from isengard.context import bootstrap
+    from isengard.server import launch
 
-    settings = make_settings(
-        tmp_path, mode="production", env={"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0"}
-    )
+    env = {"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0", "PORT": str(free_port())}
+    settings = make_settings(tmp_path, mode="production", env=env)
     install_tiny(settings.data_dir, "flux", tiny_models)
     ctx = bootstrap(settings, console=False)
+    blocks, url = launch(ctx, block=False)
+    ctx.extras["url"] = url
     yield ctx
+    blocks.close()
     ctx.close()
 
 
@@ -75,24 +80,39 @@ def test_training_on_workers_lands_in_the_studio_stops_and_survives_a_killed_wor
     ctx.runner.cancel(stopping)
     stopped = ctx.runner.wait(stopping, timeout=60)
     took = time.monotonic() - asked
-    assert stopped.status == "cancelled" and "Resume continues" in stopped.error, stopped.error
+    assert stopped.status == "cancelled" and stopped.error.startswith("Stopped at step"), stopped.error
     assert took < 8, took
     wait_for(lambda: all(not w.get("job") for w in ctx.runner.placement.workers()), timeout=20)
 
-    # 3. kill -9 of the worker mid-training: another resumes from the checkpoint, with the same losses
-    second = workers.start(env, "second")
-    wait_for(lambda: len(ctx.runner.placement.workers()) == 2, timeout=60)
+    # 3. two workers with their own data folders: one is killed with kill -9 mid-training, the other
+    #    resumes from the checkpoint the first sent to the studio, with the uninterrupted run's losses
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0
+    wait_for(lambda: ctx.runner.placement.workers() == [], timeout=30)
+    url = ctx.extras["url"]
+
+    def own(name: str) -> dict[str, str]:
+        token = ctx.runner.placement.token  # what a person copies to the other machine
+        return child_env(
+            tmp_path / name,
+            REDIS_URL=redis_server.url,
+            ISENGARD_MODE="production",
+            ISENGARD_WORKER_TOKEN=token,
+        )
+
+    doomed = workers.start(own("a"), "own-a", "--server", url)
+    wait_for(lambda: len(ctx.runner.placement.workers()) == 1, timeout=60)
     job_id = _train(ctx, person.id)
+    wait_for(lambda: ctx.runner.get(job_id).progress.get("worker") == "own-a", timeout=120)
+    workers.start(own("b"), "own-b", "--server", url)
+    wait_for(lambda: len(ctx.runner.placement.workers()) == 2, timeout=60)
     wait_for(lambda: ctx.runner.get(job_id).progress.get("step", 0) >= 15, timeout=180, interval=0.01)
-    victim = ctx.runner.get(job_id).progress["worker"]
-    process = {"first": first, "second": second}[victim]
     killed_at = time.monotonic()
-    os.kill(process.pid, signal.SIGKILL)
-    survivor = "second" if victim == "first" else "first"
-    wait_for(lambda: ctx.runner.get(job_id).progress.get("worker") == survivor, timeout=60)
+    os.kill(doomed.pid, signal.SIGKILL)
+    wait_for(lambda: ctx.runner.get(job_id).progress.get("worker") == "own-b", timeout=60)
     back_in = time.monotonic() - killed_at
     finished = ctx.runner.wait(job_id, timeout=300)
-    assert finished.status == "succeeded", (finished.error, workers.output(survivor)[-3000:])
+    assert finished.status == "succeeded", (finished.error, workers.output("own-b")[-3000:])
     assert finished.result["steps"] == 40
     assert back_in < 60, back_in
     said = [e.data.get("message", "") for e in ctx.runner.events(job_id, type_="progress")]
@@ -102,3 +122,12 @@ def test_training_on_workers_lands_in_the_studio_stops_and_survives_a_killed_wor
     assert sorted(resumed) == list(range(1, 41))
     for step in range(21, 41):  # after the resume (from step 10 or 20): the uninterrupted run's losses
         assert resumed[step] == pytest.approx(reference[step], rel=1e-5), step
+    final = ctx.loras.get(finished.result["lora_id"])
+    assert Path(final.path).is_relative_to(ctx.paths.data) and Path(final.path).is_file()
+    steps = sorted(r.step for r in ctx.loras.for_job(job_id) if r.kind == "checkpoint")
+    assert steps == [10, 20, 30]
+    assert all(
+        Path(s).is_relative_to(ctx.paths.data) and Path(s).is_file() for s in finished.result["samples"]
+    )
+    assert not (tmp_path / "data" / "secrets").is_relative_to(tmp_path / "a")  # nothing private was copied
+    assert not (tmp_path / "a" / "data" / "secrets" / "worker-token").exists()
