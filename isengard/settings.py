@@ -115,7 +115,7 @@ class Settings:
             host=_host(env),
             port=_port(env),
             concurrency=_int(env, "WORKER_CONCURRENCY", None, 0 if _redis_url(env) else 1, 16),
-            comfyui_url=_url(env, "COMFYUI_URL"),
+            comfyui_url=_urls(env, "COMFYUI_URL"),
             comfyui_lora_dir=_opt_path(env, "COMFYUI_LORA_DIR"),
             ai_toolkit_dir=_opt_path(env, "AI_TOOLKIT_DIR"),
             ai_toolkit_python=_opt_path(env, "AI_TOOLKIT_PYTHON"),
@@ -242,6 +242,15 @@ def _url(env, name) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise SettingsError(f"{name}={raw!r} is not an http(s) URL.", hint="Example: http://127.0.0.1:8188")
     return raw.rstrip("/")
+
+
+def _urls(env, name) -> str | None:
+    """One http(s) URL, or several separated by commas (each checked)."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    found = [_url({name: part}, name) for part in raw.split(",") if part.strip()]
+    return ",".join(u for u in found if u) or None
 
 
 def _redis_url(env) -> str | None:

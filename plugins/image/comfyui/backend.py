@@ -66,7 +66,10 @@ class ComfyUIBackend(ImageBackend):
 
     def __init__(self, settings: PluginSettings, url: str | None = None):
         self.settings = settings
-        self.url = url or settings.comfyui_url
+        urls = [u.strip() for u in (url or settings.comfyui_url or "").split(",") if u.strip()]
+        self.url = urls[0] if urls else None
+        # several servers (COMFYUI_URL=a,b): one backend each; a picture goes to the shortest queue
+        self.servers = [ComfyUIBackend(settings, url=u) for u in urls] if len(urls) > 1 else []
         self.lora_dir = settings.comfyui_lora_dir
         self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -86,6 +89,14 @@ class ComfyUIBackend(ImageBackend):
         return value
 
     def availability(self) -> Availability:
+        if self.servers:
+            answers = [(s.url, s.availability()) for s in self.servers]
+            ready = [a.reason for _, a in answers if a.ok]
+            if ready:
+                return Availability.yes(
+                    f"{len(ready)} of {len(answers)} ComfyUI servers ready: " + "; ".join(ready)
+                )
+            return Availability.no("; ".join(f"{u}: {a.reason}" for u, a in answers))
         if not self.url:
             return Availability.no(
                 "COMFYUI_URL is not set (point it at your ComfyUI, e.g. http://127.0.0.1:8188)"
@@ -105,17 +116,23 @@ class ComfyUIBackend(ImageBackend):
         return Availability.yes(f"ComfyUI {version} at {self.url} ({device})")
 
     def object_info(self, refresh: bool = False) -> dict[str, Any]:
+        if self.servers:
+            return self.first_ready().object_info(refresh)
         if refresh:
             self._cache.pop("object_info", None)
         return self._cached("object_info", lambda: self._client().object_info(), seconds=300.0)
 
     def models(self, folder: str) -> list[str]:
+        if self.servers:
+            return self.first_ready().models(folder)
         return self._cached(f"models:{folder}", lambda: self._client().models(folder))
 
     def templates(self) -> dict[str, Template]:
         return discover(self.settings.workflows_dir, Path(self.settings.data_dir) / "workflows")
 
     def base_models(self) -> list[ModelRef] | None:
+        if self.servers:
+            return self.first_ready().base_models()
         if not self.availability().ok:
             return None
         refs = []
@@ -180,8 +197,36 @@ class ComfyUIBackend(ImageBackend):
             "(Isengard copies its LoRAs there), or add Isengard's LoRA folder to ComfyUI's extra_model_paths.yaml."
         )
 
+    # several servers ------------------------------------------------------------------------------------
+    def first_ready(self) -> ComfyUIBackend:
+        """The server that answers the studio's questions (models, workflows): the first that is ready."""
+        return next((s for s in self.servers if s.availability().ok), self.servers[0])
+
+    def pick(self, ctx: RunContext) -> ComfyUIBackend:
+        """The ready server with the shortest queue (running + waiting prompts); one that does not answer
+        is skipped with a note in the log."""
+        loads = []
+        for index, server in enumerate(self.servers):
+            try:
+                queue = server._client().queue()
+                load = len(queue.get("queue_running") or []) + len(queue.get("queue_pending") or [])
+            except ComfyError as exc:
+                ctx.log("comfyui.server_skipped", f"{server.url} skipped: {exc}", server=server.url)
+                continue
+            if not server.availability().ok:
+                ctx.log("comfyui.server_skipped", f"{server.url} skipped: not ready", server=server.url)
+                continue
+            loads.append((load, index, server))
+        if not loads:
+            raise PluginError("None of the ComfyUI servers answers right now.")
+        load, _, chosen = min(loads, key=lambda item: item[:2])
+        ctx.log("comfyui.server_chosen", f"{chosen.url} ({load} in its queue)", server=chosen.url, queue=load)
+        return chosen
+
     # running -------------------------------------------------------------------------------------------
     def run(self, request: ImageRequest, ctx: RunContext) -> ImageResult:
+        if self.servers:
+            return self.pick(ctx).run(request, ctx)
         avail = self.availability()
         if not avail.ok:
             raise PluginError(f"ComfyUI is not available: {avail.reason}")

@@ -1,0 +1,225 @@
+"""The job queue on this machine (a real Redis, real worker processes, the studio in this process):
+
+1. four tiny FLUX trainings through one worker against two workers (each worker one thread: one core
+   each on a 2-core machine) — the wall time of the four, target ≤ 0.6× with two;
+2. submit → first training step through Redis (a warm worker waiting) against in-process — target ≤ +0.5 s;
+3. a step on the worker → the studio's database: each step's send time (the Redis stream id is stamped by
+   Redis when the worker adds it) against the time the studio wrote it — target p95 ≤ 1 s;
+4. the cost of a cancelled job's hand-back: Stop → the job ended, through Redis against in-process.
+Interleaved rounds, medians. Usage: python bench/queue_scaling.py [--rounds 3]
+Needs Debian's redis-server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+TRAINING = {"steps": 30, "save_every": 100, "sample_every": 0}
+
+
+def redis(port: int, folder: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server"),
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)
+    return process
+
+
+def studio(root: Path, mode: str, redis_url: str | None):
+    from isengard.context import bootstrap
+    from tests.helpers import install_tiny, make_settings, solid_photos
+
+    env = {"WORKER_CONCURRENCY": "0", "REDIS_URL": redis_url} if redis_url else {}
+    settings = make_settings(root, mode=mode, env=env)
+    if mode == "production":
+        install_tiny(settings.data_dir, "flux", root.parent / "tiny")
+    ctx = bootstrap(settings, console=False)
+    person = ctx.characters.create("Bench Person")
+    ctx.characters.add_photos(person.id, [(p, p.name) for p in solid_photos(root / "photos")])
+    return ctx, person.id
+
+
+def start_workers(root: Path, url: str, count: int, mode: str) -> list[subprocess.Popen]:
+    from tests.helpers import child_env
+
+    env = child_env(root, REDIS_URL=url, ISENGARD_MODE=mode, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "isengard", "worker", "--name", f"bench-{i}"],
+            cwd=_common.ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(count)
+    ]
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        child.send_signal(signal.SIGTERM)
+    for child in children:
+        child.wait(30)
+
+
+def wait_workers(ctx, count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(ctx.runner.placement.workers()) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the workers did not connect")
+        time.sleep(0.2)
+
+
+def four_trainings(ctx, person: int) -> float:
+    started = time.perf_counter()
+    ids = [
+        ctx.training.submit(person, base_model="tiny-flux", preset="tiny-cpu", overrides=TRAINING)
+        for _ in range(4)
+    ]
+    for job_id in ids:
+        assert ctx.runner.wait(job_id, timeout=900).status == "succeeded"
+    return time.perf_counter() - started
+
+
+def first_step(ctx, person: int) -> float:
+    started = time.perf_counter()
+    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 20})
+    while not ctx.runner.get(job_id).progress.get("step"):
+        time.sleep(0.005)
+    took = time.perf_counter() - started
+    ctx.runner.wait(job_id, timeout=60)
+    return took
+
+
+def step_latencies(ctx, person: int) -> list[float]:
+    """Per step: the studio's write time minus the worker's send time (Redis stamped the stream entry)."""
+    import json
+
+    from isengard.jobs import wire
+
+    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 100})
+    ctx.runner.wait(job_id, timeout=120)
+    sent = {}
+    for entry_id, fields in ctx.runner.placement.redis.xrange(wire.events_key(job_id)):
+        data = json.loads(fields[b"d"])
+        if fields[b"t"] == b"progress" and "step" in data and "loss" in data:
+            sent.setdefault(data["step"], int(entry_id.decode().split("-")[0]) / 1000)
+    written = {}
+    for event in ctx.runner.events(job_id, type_="progress"):
+        if "step" in event.data and "loss" in event.data:
+            written.setdefault(event.data["step"], event.ts)
+    return [written[s] - sent[s] for s in sent if s in written]
+
+
+def hand_back(ctx, person: int) -> float:
+    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 400})
+    while ctx.runner.get(job_id).progress.get("step", 0) < 5:
+        time.sleep(0.005)
+    started = time.perf_counter()
+    ctx.runner.cancel(job_id)
+    ctx.runner.wait(job_id, timeout=60)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from tests.helpers import free_port
+
+    report: dict = {"rounds": args.rounds}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        port = free_port()
+        server = redis(port, tmp)
+        url = f"redis://127.0.0.1:{port}/0"
+        try:
+            # 1. one worker against two, four real tiny trainings each round
+            ctx, person = studio(tmp / "train", "production", url)
+            walls: dict[str, list[float]] = {"one_worker": [], "two_workers": []}
+            try:
+                for _ in range(args.rounds):
+                    for name, count in (("one_worker", 1), ("two_workers", 2)):
+                        children = start_workers(tmp / "train", url, count, "production")
+                        wait_workers(ctx, count)
+                        walls[name].append(four_trainings(ctx, person))
+                        stop(children)
+                        while ctx.runner.placement.workers():
+                            time.sleep(0.2)
+            finally:
+                ctx.close()
+            report["four_trainings"] = _common.summary(walls, "one_worker") | {"target_ratio": 0.6}
+
+            # 2–4. in-process against through Redis (fast-test plugins: the queue's own cost)
+            local, local_person = studio(tmp / "local", "fast-test", None)
+            queued, queued_person = studio(tmp / "queued", "fast-test", url)
+            children = start_workers(tmp / "queued", url, 1, "fast-test")
+            try:
+                wait_workers(queued, 1)
+                first_step(queued, queued_person)  # the worker's first job imports what it needs
+                starts = _common.interleaved(
+                    {
+                        "in_process": lambda: first_step(local, local_person),
+                        "through_redis": lambda: first_step(queued, queued_person),
+                    },
+                    args.rounds * 3,
+                )
+                report["submit_to_first_step"] = _common.summary(starts, "in_process") | {
+                    "added_s": round(
+                        statistics.median(starts["through_redis"]) - statistics.median(starts["in_process"]),
+                        3,
+                    ),
+                    "target_added_s": 0.5,
+                }
+                latencies = sorted(
+                    x for _ in range(args.rounds) for x in step_latencies(queued, queued_person)
+                )
+                report["step_to_database"] = {
+                    "steps": len(latencies),
+                    "p50_s": round(latencies[len(latencies) // 2], 3),
+                    "p95_s": round(latencies[int(len(latencies) * 0.95)], 3),
+                    "target_p95_s": 1.0,
+                }
+                stops = _common.interleaved(
+                    {
+                        "in_process": lambda: hand_back(local, local_person),
+                        "through_redis": lambda: hand_back(queued, queued_person),
+                    },
+                    args.rounds * 2,
+                )
+                report["cancel_hand_back"] = _common.summary(stops, "in_process")
+            finally:
+                stop(children)
+                local.close()
+                queued.close()
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(10)
+    report["cpus"] = os.cpu_count()
+    _common.write_report("queue_scaling", report)
+
+
+if __name__ == "__main__":
+    main()
