@@ -229,3 +229,28 @@ def test_training_and_pictures_side_by_side_each_on_its_gpu(tmp_path, monkeypatc
         assert sorted(asked.values()) == ["cuda:0", "cuda:1"]
     finally:
         ctx.close()
+
+
+def test_a_worker_machine_serves_the_gpus_named_each_in_its_own_process(monkeypatch):
+    from isengard.cli import worker_cmd
+    from isengard.errors import InputError
+    from isengard.jobs import worker_main
+
+    monkeypatch.setattr(device, "list_gpus", lambda: FOUR[:3])
+    assert worker_cmd.chosen_gpus(None) == ["0", "1", "2"]
+    assert worker_cmd.chosen_gpus("2, 0") == ["2", "0"]
+    with pytest.raises(InputError, match="There is no GPU 7 on this machine"):
+        worker_cmd.chosen_gpus("0,7")
+    started = []
+
+    class Child:  # test double of subprocess.Popen: what each worker process is started with
+        def __init__(self, command, env):
+            started.append((command, env.get("CUDA_VISIBLE_DEVICES")))
+
+    monkeypatch.setattr(worker_main.subprocess, "Popen", Child)
+    worker_main.launch(["2", "0"], env={}, name="box", server="http://studio:7860")
+    assert [(c[c.index("--this-gpu") + 1], gpu) for c, gpu in started] == [("2", "2"), ("0", "0")]
+    assert all(c[c.index("--name") + 1] == f"box-{gpu}" and "http://studio:7860" in c for c, gpu in started)
+    started.clear()
+    worker_main.launch(None, env={})
+    assert started[0][0][-1] == "cpu" and started[0][1] is None  # no GPU: one CPU worker
