@@ -56,9 +56,12 @@ def studio(root: Path, mode: str, redis_url: str | None):
     if mode == "production":
         install_tiny(settings.data_dir, "flux", root.parent / "tiny")
     ctx = bootstrap(settings, console=False)
-    person = ctx.characters.create("Bench Person")
-    ctx.characters.add_photos(person.id, [(p, p.name) for p in solid_photos(root / "photos")])
-    return ctx, person.id
+    people = []
+    for index in range(4):  # one training per person at a time: four people for four at once
+        person = ctx.characters.create(f"Bench Person {index}")
+        ctx.characters.add_photos(person.id, [(p, p.name) for p in solid_photos(root / f"photos{index}")])
+        people.append(person.id)
+    return ctx, people
 
 
 def start_workers(root: Path, url: str, count: int, mode: str) -> list[subprocess.Popen]:
@@ -81,7 +84,12 @@ def stop(children: list[subprocess.Popen]) -> None:
     for child in children:
         child.send_signal(signal.SIGTERM)
     for child in children:
-        child.wait(30)
+        try:
+            child.wait(60)
+        except subprocess.TimeoutExpired:
+            print(f"worker {child.pid} did not stop within 60 s of SIGTERM", file=sys.stderr)
+            child.kill()
+            child.wait()
 
 
 def wait_workers(ctx, count: int) -> None:
@@ -92,20 +100,20 @@ def wait_workers(ctx, count: int) -> None:
         time.sleep(0.2)
 
 
-def four_trainings(ctx, person: int) -> float:
+def four_trainings(ctx, people: list[int]) -> float:
     started = time.perf_counter()
     ids = [
         ctx.training.submit(person, base_model="tiny-flux", preset="tiny-cpu", overrides=TRAINING)
-        for _ in range(4)
+        for person in people
     ]
     for job_id in ids:
         assert ctx.runner.wait(job_id, timeout=900).status == "succeeded"
     return time.perf_counter() - started
 
 
-def first_step(ctx, person: int) -> float:
+def first_step(ctx, people: list[int]) -> float:
     started = time.perf_counter()
-    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 20})
+    job_id = ctx.training.submit(people[0], base_model="flux-dev", backend="mock", overrides={"steps": 20})
     while not ctx.runner.get(job_id).progress.get("step"):
         time.sleep(0.005)
     took = time.perf_counter() - started
@@ -113,13 +121,13 @@ def first_step(ctx, person: int) -> float:
     return took
 
 
-def step_latencies(ctx, person: int) -> list[float]:
+def step_latencies(ctx, people: list[int]) -> list[float]:
     """Per step: the studio's write time minus the worker's send time (Redis stamped the stream entry)."""
     import json
 
     from isengard.jobs import wire
 
-    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 100})
+    job_id = ctx.training.submit(people[0], base_model="flux-dev", backend="mock", overrides={"steps": 100})
     ctx.runner.wait(job_id, timeout=120)
     sent = {}
     for entry_id, fields in ctx.runner.placement.redis.xrange(wire.events_key(job_id)):
@@ -133,8 +141,8 @@ def step_latencies(ctx, person: int) -> list[float]:
     return [written[s] - sent[s] for s in sent if s in written]
 
 
-def hand_back(ctx, person: int) -> float:
-    job_id = ctx.training.submit(person, base_model="flux-dev", backend="mock", overrides={"steps": 400})
+def hand_back(ctx, people: list[int]) -> float:
+    job_id = ctx.training.submit(people[0], base_model="flux-dev", backend="mock", overrides={"steps": 400})
     while ctx.runner.get(job_id).progress.get("step", 0) < 5:
         time.sleep(0.005)
     started = time.perf_counter()

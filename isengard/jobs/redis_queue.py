@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import time
+import uuid
 from typing import Any
 
 from isengard.jobs import wire
@@ -34,7 +35,10 @@ def ordinal(n: int) -> str:
 
 
 class Lost(Exception):
-    """The run is gone without an ending (its worker died, Redis forgot it): hand the job out again."""
+    """The run is gone without an ending (its worker died, Redis forgot it): hand the job out again.
+    `seen`: the last of the job's events already relayed."""
+
+    seen = "0"
 
 
 class QueuePlacement:
@@ -54,12 +58,14 @@ class QueuePlacement:
     # where GPU work runs ---------------------------------------------------------------------------
     def run(self, plugin: Any, request: Any, ctx: Any) -> Any:
         job_id = ctx.job_id
-        for attempt in range(1, MAX_HAND_OUTS + 1):
-            run_id = f"{job_id}-run{attempt}"
+        seen = self._stream_end(job_id, ctx)  # what earlier runs of this job said is recorded already
+        for _attempt in range(MAX_HAND_OUTS):
+            run_id = f"{job_id}-{uuid.uuid4().hex[:10]}"  # never reused, whichever resume or attempt
             self._hand_out(run_id, plugin, request, ctx)
             try:
-                return self._follow(run_id, ctx)
+                return self._follow(run_id, ctx, seen)
             except Lost as exc:
+                seen = exc.seen
                 again = "from its last checkpoint" if hasattr(request, "resume") else "from the start"
                 ctx.progress(message=f"{exc}: it goes back in line and continues {again}")
                 event("queue.lost", f"{job_id} lost its run {run_id}: {exc}", level="WARNING", job_id=job_id)
@@ -121,9 +127,19 @@ class QueuePlacement:
                 time.sleep(1)
 
     # following ----------------------------------------------------------------------------------------
-    def _follow(self, run_id: str, ctx: Any) -> Any:
+    def _stream_end(self, job_id: str, ctx: Any) -> str:
+        """The id of the job's last event so far ("0" when none, or when Redis cannot say yet)."""
+        try:
+            last = self.redis.xrevrange(wire.events_key(job_id), count=1)
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            return "0"
+        return last[0][0].decode() if last else "0"
+
+    def _follow(self, run_id: str, ctx: Any, seen: str = "0") -> Any:
         job_id = ctx.job_id
-        last_event = "0"
+        last_event = seen
         said: str | None = None
         cancelled = False
         no_lease_since: float | None = None
@@ -163,7 +179,10 @@ class QueuePlacement:
                     if cancelled:
                         raise Cancelled("cancelled by the user")
                     raise Lost(self._why_lost(run_id))
-            except (Lost, Cancelled):
+            except Lost as exc:
+                exc.seen = last_event  # the next run's follower goes on from here: nothing twice
+                raise
+            except Cancelled:
                 raise
             except Exception as exc:
                 if not _is_connection_error(exc):

@@ -40,10 +40,14 @@ def studio_id(data_dir: Path, *, create: bool) -> str | None:
     return value
 
 
-def connect(url: str):
+def connect(url: str, *, read_timeout: float = 10):
+    """A Redis client; a worker's reads wait longer than RQ's blocking dequeue (which would otherwise time
+    out under it and restart the worker every few seconds)."""
     import redis
 
-    return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10, health_check_interval=15)
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=3, socket_timeout=read_timeout, health_check_interval=15
+    )
 
 
 def check_studio(redis, token: str, data_dir: Path, server: str | None, wait_s: float = 60) -> bool:
@@ -124,7 +128,7 @@ def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -
         raise SettingsError(
             "A worker needs the studio's ISENGARD_WORKER_TOKEN (or the studio's data folder, which holds it)."
         )
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, read_timeout=wire.WORKER_TTL * 2 + 30)
     server = (server or os.environ.get("ISENGARD_SERVER", "")).strip() or None
     shared = check_studio(redis, token, paths.data, server)
     registry = PluginRegistry()

@@ -118,6 +118,8 @@ def test_training_on_workers_lands_in_the_studio_stops_and_survives_a_killed_wor
     said = [e.data.get("message", "") for e in ctx.runner.events(job_id, type_="progress")]
     assert any(m.startswith("Its GPU worker stopped answering") for m in said), said
     assert any(m.startswith("Resumed from the checkpoint at step") for m in said), said
+    ran_on = [e.data["worker"] for e in ctx.runner.events(job_id, type_="progress") if "worker" in e.data]
+    assert ran_on == ["own-a", "own-b"]  # the first run's lines were not relayed a second time
     resumed = _losses(ctx, job_id)
     assert sorted(resumed) == list(range(1, 41))
     for step in range(21, 41):  # after the resume (from step 10 or 20): the uninterrupted run's losses
