@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from isengard.device import GpuPlace
-from isengard.errors import IsengardError, storage_failure_reason
+from isengard.errors import IsengardError
 from isengard.jobs import wire
+from isengard.jobs.runner import failure_reason
 from isengard.jobs.worker_files import Mirror, fetch_error
 from isengard.obs import event, use_correlation
 from plugins.base import Cancelled, PluginError
@@ -222,11 +223,7 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
         status, error, code = "failed", str(exc), getattr(exc, "code", None)
     except Exception as exc:
         status = "failed"
-        error = (
-            fetch_error(exc)
-            or storage_failure_reason(exc)
-            or f"Unexpected error: {type(exc).__name__}: {exc}"
-        )
+        error = fetch_error(exc) or failure_reason(exc)
         event(
             "worker.job_error",
             f"{head.get('title')} failed on {worker.name}",

@@ -28,13 +28,11 @@ from isengard import device
 from isengard.device import GpuPlace
 from isengard.errors import InputError, IsengardError, storage_failure_reason
 from isengard.gpu_lock import GpuLock
+from isengard.jobs.book import JobBook
 from isengard.jobs.context import JobContext
 from isengard.jobs.endings import Ending, EndingSlots
 from isengard.jobs.liveness import (
-    DEAD_OWNER_REASON,
     HEARTBEAT_SECONDS,
-    heartbeat_stale,
-    owner_state,
     owner_tag,
 )
 from isengard.jobs.placement import LOCAL, Placement
@@ -44,7 +42,6 @@ from isengard.storage.db import Database, dumps, loads
 from plugins.base import Cancelled, PluginError
 
 Handler = Callable[[JobContext, dict[str, Any]], dict[str, Any] | None]
-FINISH_RETRIES = 5
 
 
 @dataclass
@@ -64,7 +61,7 @@ def failure_reason(exc: BaseException) -> str:
     return storage_failure_reason(exc) or f"Unexpected error: {type(exc).__name__}: {exc}"
 
 
-class JobRunner:
+class JobRunner(JobBook):
     def __init__(
         self,
         db: Database,
@@ -129,55 +126,6 @@ class JobRunner:
             stranded = [job_id for job_id in self._live if job_id not in self._contexts]
         for job_id in stranded:  # queued here but never started: the next start may resume them
             self._finish(job_id, "interrupted", error="Isengard was stopped before this job started.")
-
-    def recover(self) -> list[str]:
-        """Jobs whose owner on this host is gone are marked interrupted in the database."""
-        ids = []
-        for row in self.db.query(
-            "SELECT id, owner, heartbeat_at, updated_at FROM jobs WHERE status IN ('queued','running')"
-        ):
-            if row["owner"] == self._owner or not self._owner_gone(
-                row["owner"], row["heartbeat_at"], row["updated_at"]
-            ):
-                continue
-            if self._mark_dead(row["id"], row["owner"]):
-                ids.append(row["id"])
-        if ids:
-            with use_correlation(None, service="worker"):
-                event("job.recovered", f"{len(ids)} job(s) marked interrupted", jobs=ids)
-        return ids
-
-    def _mark_dead(self, job_id: str, owner: str | None) -> bool:
-        """Record how a dead owner's job ended (only if nobody took it over meanwhile): the ending it kept
-        in its reserved space when the database refused it, else interrupted."""
-        now = time.time()
-        kept = self._slots.read(job_id)
-        status, error = (kept.status, kept.error) if kept else ("interrupted", DEAD_OWNER_REASON)
-        try:
-            with self.db.transaction() as conn:
-                cursor = conn.execute(
-                    "UPDATE jobs SET status=?, result=coalesce(?, result), error=?, finished_at=?, updated_at=?"
-                    " WHERE id=? AND status IN ('queued','running') AND owner IS ?",
-                    (
-                        status,
-                        dumps(kept.result) if kept and kept.result is not None else None,
-                        error,
-                        kept.at if kept else now,
-                        now,
-                        job_id,
-                        owner,
-                    ),
-                )
-                if cursor.rowcount:
-                    self._insert_status(conn, job_id, status, error, now)
-            if cursor.rowcount:
-                self._slots.release(job_id)  # recorded: the reserved space goes back either way
-                if kept:
-                    event("job.ending_recovered", f"{job_id} {status}: {error}", job_id=job_id, status=status)
-            return bool(cursor.rowcount)
-        except Exception as exc:  # a reader that cannot write still shows the truth (see _view)
-            event("job.recover_failed", f"could not mark {job_id} interrupted: {exc}", level="WARNING")
-            return False
 
     # submitting and controlling ---------------------------------------------------------------------
     def submit(
@@ -294,32 +242,6 @@ class JobRunner:
             rows = self.db.query("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,))
         return [self._view(record_from_row(r)) for r in rows]
 
-    def _view(self, job: JobRecord) -> JobRecord:
-        """The truth about a job: an ending not yet written here, or a dead owner's job as interrupted."""
-        with self._state_lock:
-            ending = self._unsaved.get(job.id)
-        if ending is not None and job.status in ACTIVE:
-            job.stored_status, job.status, job.error = job.status, ending.status, ending.error
-            job.result, job.finished_at = ending.result or job.result, ending.at
-            return job
-        if job.status not in ACTIVE or job.owner == self._owner:
-            return job
-        if self._owner_gone(job.owner, job.heartbeat_at, job.updated_at):
-            # a certain death is recorded, so every reader agrees; a silent other host is only shown
-            recorded = owner_state(job.owner) == "dead" and self._mark_dead(job.id, job.owner)
-            row = self.db.one("SELECT * FROM jobs WHERE id=?", (job.id,)) if recorded else None
-            if row is not None:
-                return record_from_row(row)
-            kept = self._slots.read(job.id)  # the ending it kept when the database refused it
-            job.stored_status = job.status
-            job.status, job.error = (kept.status, kept.error) if kept else ("interrupted", DEAD_OWNER_REASON)
-        return job
-
-    @staticmethod
-    def _owner_gone(owner: str | None, heartbeat_at: float | None, updated_at: float | None) -> bool:
-        state = owner_state(owner)
-        return state == "dead" or (state == "unknown" and heartbeat_stale(heartbeat_at, updated_at))
-
     def events(self, job_id: str, *, after: int = 0, type_: str | None = None) -> list[JobEvent]:
         sql = "SELECT * FROM job_events WHERE job_id=? AND seq>?"
         args: list[Any] = [job_id, after]
@@ -398,26 +320,6 @@ class JobRunner:
                 ctx._cancel.set()
             elif row["id"] in self._live:  # still waiting for a worker: it ends now, not when one is free
                 self._finish(row["id"], "cancelled", error="Cancelled before it started.")
-
-    def _heartbeat(self) -> None:
-        with self._state_lock:
-            ids = [job_id for job_id in self._live if job_id not in self._unsaved]
-        if not ids:
-            return
-        marks = ",".join("?" * len(ids))
-        try:
-            self.db.execute(f"UPDATE jobs SET heartbeat_at=? WHERE id IN ({marks})", (time.time(), *ids))
-        except Exception as exc:
-            event("job.heartbeat_failed", f"heartbeat not written: {exc}", level="WARNING")
-
-    def _write_unsaved(self) -> None:
-        with self._state_lock:
-            pending = dict(self._unsaved)
-        for job_id, ending in pending.items():
-            if self._write_finish(job_id, ending):
-                with self._state_lock:
-                    self._unsaved.pop(job_id, None)
-                event("job.ending_saved", f"the ending of {job_id} is saved now", job_id=job_id)
 
     def _run(self, job_id: str) -> None:
         try:
@@ -560,67 +462,6 @@ class JobRunner:
                 job_id=job.id,
                 duration_s=round(time.monotonic() - started, 3),
             )
-
-    def _finish(
-        self, job_id: str, status: str, *, result: dict | None = None, error: str | None = None
-    ) -> None:
-        """End a job. If the database refuses (full disk, read-only, locked), keep the ending and retry."""
-        ending = Ending(status, error, result, time.time())
-        with self._state_lock:
-            self._live.discard(job_id)
-        for attempt in range(FINISH_RETRIES):
-            if self._write_finish(job_id, ending):
-                with self._state_lock:
-                    self._unsaved.pop(job_id, None)
-                self._notify()
-                return
-            time.sleep(0.05 * (2**attempt))
-        with self._state_lock:
-            self._unsaved[job_id] = ending
-        kept = self._slots.record(job_id, ending)  # outlives this process if the disk stays full
-        event(
-            "job.ending_unsaved",
-            f"{job_id} ended as {status} but the database cannot record it yet; retrying in the background",
-            level="ERROR",
-            job_id=job_id,
-            status=status,
-            error=error,
-            kept_in_reserved_space=kept,
-        )
-        self._notify()
-
-    def _write_finish(self, job_id: str, ending: Ending) -> bool:
-        try:
-            with self.db.transaction() as conn:
-                self._insert_status(conn, job_id, ending.status, ending.error, ending.at)
-                conn.execute(
-                    "UPDATE jobs SET status=?, result=coalesce(?, result), error=?, finished_at=?, updated_at=?"
-                    " WHERE id=?",
-                    (
-                        ending.status,
-                        dumps(ending.result) if ending.result is not None else None,
-                        ending.error,
-                        ending.at,
-                        time.time(),
-                        job_id,
-                    ),
-                )
-        except Exception as exc:
-            event("job.finish_write_failed", f"could not record the end of {job_id}: {exc}", level="WARNING")
-            return False
-        self._slots.release(job_id)
-        ctx = self._contexts.get(job_id)
-        if ctx is not None:
-            ctx._seq += 1
-        return True
-
-    @staticmethod
-    def _insert_status(conn, job_id: str, status: str, error: str | None, at: float) -> None:
-        row = conn.execute("SELECT max(seq) FROM job_events WHERE job_id=?", (job_id,)).fetchone()
-        conn.execute(
-            "INSERT INTO job_events(job_id, seq, ts, type, data) VALUES (?,?,?,?,?)",
-            (job_id, (row[0] or 0) + 1, at, "status", dumps({"status": status, "error": error})),
-        )
 
 
 __all__ = ["ACTIVE", "TERMINAL", "JobRunner", "failure_reason"]

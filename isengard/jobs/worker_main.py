@@ -7,8 +7,10 @@ the studio's data folder (photos, models, runs), which it shares — a RunPod ne
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -146,6 +148,7 @@ def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -
         local_roots={"data": paths.data, "tmp": paths.tmp},
     )
     remote_worker.CURRENT = worker
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where a stuck worker is
     stop_beat = threading.Event()
     threading.Thread(target=remote_worker.heartbeat, args=(worker, stop_beat), daemon=True).start()
     event(
@@ -158,6 +161,15 @@ def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -
     class IsengardWorker(SimpleWorker):
         """RQ's in-process worker (the plugins stay warm between jobs); a stop signal also stops the job
         in hand at its next step, so it resumes elsewhere instead of holding the machine for hours."""
+
+        def subscribe(self):
+            """RQ's command channel, listened to in a thread that wakes every second (RQ's own wakes every
+            60 s, and its shutdown waits for it: a stopped worker hung for up to a minute)."""
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(
+                sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+            )
 
         def request_stop(self, signum, frame):
             worker.stopping.set()

@@ -4,6 +4,8 @@ looks to the studio exactly as a local one does, and says what it waits for."""
 from __future__ import annotations
 
 import dataclasses
+import signal
+import time
 
 import pytest
 
@@ -34,11 +36,17 @@ def test_no_worker_is_said_then_a_worker_takes_the_job(queued_studio, workers, t
         timeout=20,
     )
     assert ctx.runner.get(job_id).status == "running"  # its thread follows the queue
-    workers.start(worker_env(tmp_path, redis_server.url), "w1")
+    process = workers.start(worker_env(tmp_path, redis_server.url), "w1")
     job = ctx.runner.wait(job_id, timeout=90)
     assert job.status == "succeeded", (job.error, workers.output("w1")[-3000:])
     assert job.progress.get("worker") == "w1"
     assert read(job).where is None  # it ran there; once ended it runs nowhere
     running = dataclasses.replace(job, status="running")
     assert read(running).where == "worker w1 (CPU)" and "on worker w1 (CPU)" in running.summary()
+    time.sleep(2)  # idle, waiting on the queue: `docker stop` must not wait out RQ's minute-long listener
+    asked = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(20) == 0
+    assert time.monotonic() - asked < 5
+    assert ctx.runner.placement.workers() == []  # it said goodbye: no stale entry in Settings → Workers
     assert len(job.result["images"]) == 1

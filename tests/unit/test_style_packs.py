@@ -62,3 +62,19 @@ def test_a_broken_pack_file_is_refused_with_a_sentence(tmp_path):
     )
     with pytest.raises(SettingsError, match="subject"):
         load_packs(bad)
+
+
+def test_every_pack_fits_what_each_real_family_reads():
+    """SD 1.5/SDXL read 77 CLIP tokens: the tags fit even the tiny CLIP tokenizer (a character-level toy
+    that counts more tokens than the real one). The newer families read 512 T5 (or longer) tokens: the
+    sentences are far below that (at most 40 words, about 60 real T5 tokens). The tiny test models read
+    only 64 toy tokens; there a plain note says the end of a long prompt was left out."""
+    from isengard.tiny.tokenizers import clip_tokenizer
+
+    clip = clip_tokenizer()
+    for pack in load_packs():
+        for family in ("sd15", "sdxl"):
+            tags = render(pack, family, "adlvzx", "woman").prompt
+            assert len(clip(tags).input_ids) <= 77, (pack.id, family)
+        for family in ("flux", "flux2", "zimage", "qwen_image"):
+            assert len(render(pack, family, "adlvzx", "woman").prompt.split()) <= 40, (pack.id, family)
