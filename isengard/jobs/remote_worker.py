@@ -156,9 +156,13 @@ def _keep(worker: Worker, rctx: RemoteRunContext, done: threading.Event) -> None
                 rctx.stop("the studio stopped following this job", ending="interrupted")
             lost_since = None
             rctx.flush()
-        except Exception as exc:  # Redis away: nobody can take the lease meanwhile; go on
+        except Exception as exc:  # Redis away: go on while the lease would still be ours
             lost_since = lost_since or time.monotonic()
             event("worker.redis_unreachable", f"renewing {rctx.job_id}'s lease: {exc}", level="WARNING")
+            if time.monotonic() - lost_since > wire.LEASE_SECONDS * 0.8:
+                # Redis may be fine for the studio (a split network): past its lease another worker may
+                # take the job over, so this run stops before then — never two at once
+                rctx.stop("this worker lost contact with the job queue", ending="interrupted")
         if worker.stopping.is_set():
             rctx.stop("the worker was stopped", ending="interrupted")
 

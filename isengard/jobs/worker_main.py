@@ -150,7 +150,8 @@ def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -
     remote_worker.CURRENT = worker
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where a stuck worker is
     stop_beat = threading.Event()
-    threading.Thread(target=remote_worker.heartbeat, args=(worker, stop_beat), daemon=True).start()
+    beat = threading.Thread(target=remote_worker.heartbeat, args=(worker, stop_beat), daemon=True)
+    beat.start()
     event(
         "worker.started",
         f"worker {worker.name} serves {wire.QUEUE} ({'shared data folder' if shared else 'files from ' + server})",
@@ -195,6 +196,7 @@ def _serve(settings, *, gpu: str | None, name: str | None, server: str | None) -
                 time.sleep(2)
     finally:
         stop_beat.set()
+        beat.join(timeout=5)  # it says goodbye: no stale entry in Settings → Workers
         event("worker.stopped", f"worker {worker.name} stopped", worker=worker.name)
     return 0
 

@@ -59,8 +59,19 @@ def test_training_on_workers_lands_in_the_studio_stops_and_survives_a_killed_wor
     person = ctx.characters.create("Queue Person")
     ctx.characters.add_photos(person.id, [(p, p.name) for p in solid_photos(tmp_path / "p")])
 
-    # 1. straight through one worker: the LoRA, its checkpoints and samples are the studio's
-    straight = ctx.runner.wait(_train(ctx, person.id), timeout=300)
+    # 1. straight through one worker: the LoRA, its checkpoints and samples are the studio's, and a script
+    #    following the job through the studio's API (no browser) sees its steps as they happen
+    from gradio_client import Client
+
+    client = Client(ctx.extras["url"], verbose=False)
+    job_id = _train(ctx, person.id)
+    seen_steps = set()
+    while (followed := client.predict(job_id=job_id, api_name="/job"))["status"] in ("queued", "running"):
+        if followed["progress"].get("worker") == "first" and "loss" in followed["progress"]:
+            seen_steps.add(followed["progress"]["step"])
+        time.sleep(0.05)
+    assert len(seen_steps) >= 3 and min(seen_steps) < 40  # live, not only at the end
+    straight = ctx.runner.get(job_id)
     assert straight.status == "succeeded", (straight.error, workers.output("first")[-3000:])
     assert straight.progress["worker"] == "first"
     lora = ctx.loras.get(straight.result["lora_id"])
