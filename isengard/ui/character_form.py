@@ -108,26 +108,6 @@ def build(ctx, shared) -> Parts:
                     elem_id="char-photos",
                     visible=False,
                 )
-                review = photo_review.build_selection()
-                removal: dict = {}  # filled once the panel exists: what "Remove these" does
-                photo_review.build_select_box(review)
-                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
-                with gr.Row():
-                    check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
-                    crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
-                    captioner = gr.Dropdown(
-                        label="Captioner",
-                        choices=captioners,
-                        value="template",
-                        elem_id="char-captioner",
-                        info=CAPTIONER_HELP,
-                        scale=2,
-                    )
-                    caption_btn = gr.Button("Caption all", elem_id="char-caption-all", interactive=False)
-                actions_hint = hint_line("char-actions-hint")
-                caption_fallback = gr.Button(
-                    "Caption with the simple template instead", visible=False, elem_id="char-caption-fallback"
-                )
                 with gr.Group(elem_id="char-photo-box", visible=False) as photo_box:
                     detail = gr.HTML(photo_detail(None, None), elem_id="char-detail")
                     with gr.Row(elem_classes=["isg-keep-row"]):
@@ -167,6 +147,26 @@ def build(ctx, shared) -> Parts:
                         remove_photo = gr.Button(
                             "Remove photo", variant="stop", elem_id="char-remove-photo", interactive=False
                         )
+                review = photo_review.build_selection()
+                removal: dict = {}  # filled once the panel exists: what "Remove these" does
+                photo_review.build_select_box(review)
+                photo_review.suggestions(ctx, review, pick, lambda button, ids: removal["wire"](button, ids))
+                with gr.Row():
+                    check_btn = gr.Button("Check photos", elem_id="char-check", interactive=False)
+                    crop_btn = gr.Button("Auto-crop to faces", elem_id="char-crop", interactive=False)
+                    captioner = gr.Dropdown(
+                        label="Captioner",
+                        choices=captioners,
+                        value="template",
+                        elem_id="char-captioner",
+                        info=CAPTIONER_HELP,
+                        scale=2,
+                    )
+                    caption_btn = gr.Button("Caption all", elem_id="char-caption-all", interactive=False)
+                actions_hint = hint_line("char-actions-hint")
+                caption_fallback = gr.Button(
+                    "Caption with the simple template instead", visible=False, elem_id="char-caption-fallback"
+                )
                 photo_review.captions_view(ctx, review, pick)
                 with gr.Accordion(
                     "Edit character", open=False, elem_id="char-edit", visible=bool(existing)

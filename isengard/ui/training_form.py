@@ -13,7 +13,7 @@ from isengard.ui.likeness_views import likeness_html
 from isengard.ui.model_views import model_choice
 from isengard.ui.plugin_status import status_html as plugin_status_html
 from isengard.ui.shared import Parts
-from isengard.ui.training_views import status_html
+from isengard.ui.training_views import NO_SAMPLES, status_html
 from plugins.training.interface import TrainingParams
 
 TICK_SECONDS = 1.0  # how often a tab reads the followed job's record (it redraws only what changed)
@@ -135,15 +135,17 @@ def build(ctx, shared) -> Parts:
                         label="Samples along the way",
                         elem_id="train-timeline-slider",
                         interactive=False,
+                        visible=False,  # shown once there are samples to slide through
                         info="Fixed seeds, the same prompts at every stop: the face appears as it learns.",
                     )
-                    timeline_note = gr.Markdown("No samples yet.", elem_id="train-timeline-note")
+                    timeline_note = gr.Markdown(NO_SAMPLES, elem_id="train-timeline-note")
                     samples_view = gr.Gallery(
                         columns=3,
                         height="auto",
                         allow_preview=True,
                         elem_id="train-samples",
                         show_label=False,
+                        visible=False,
                     )
                 with gr.Accordion("Details: loss curve and log", open=False, elem_id="train-details"):
                     loss_plot = gr.LinePlot(

@@ -89,20 +89,32 @@ def samples_at(ctx, job_id: str | None, step: int | None):
     ]
 
 
+NO_SAMPLES = "Sample pictures appear here as the training goes, the same prompts at every stop."
+
+
 def timeline(ctx, job_id: str | None, index: int | None = None) -> tuple[dict, list, str]:
     """(slider update, the pictures at the chosen stop, its caption); the newest stop when `index` is None."""
     import gradio as gr
 
     stops = sample_steps(ctx, job_id)
-    if not stops:
-        return gr.update(maximum=1, value=0, interactive=False), [], "No samples yet."
+    if not stops:  # no empty framed gallery and idle slider: one line says what will come
+        return (
+            gr.update(maximum=1, value=0, interactive=False, visible=False),
+            gr.update(value=[], visible=False),
+            NO_SAMPLES,
+        )
     chosen = len(stops) - 1 if index is None else max(0, min(int(index), len(stops) - 1))
     step = stops[chosen]
     note = f"Step {step:,} — sample {chosen + 1} of {len(stops)}. Slide to watch the face appear."
     return (
         gr.update(
-            minimum=0, maximum=max(1, len(stops) - 1), value=chosen, step=1, interactive=len(stops) > 1
+            minimum=0,
+            maximum=max(1, len(stops) - 1),
+            value=chosen,
+            step=1,
+            interactive=len(stops) > 1,
+            visible=True,
         ),
-        samples_at(ctx, job_id, step),
+        gr.update(value=samples_at(ctx, job_id, step), visible=True),
         note,
     )

@@ -1,0 +1,78 @@
+"""Real browser, at 1400 and 390 px: the layout a newcomer meets — a photo's details open next to the grid,
+the LoRA import box is not clipped, a phone's picture captions leave the picture visible, and a training
+with no samples yet shows one line, not an empty framed box."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.server_fixtures import choose, open_page
+
+pytestmark = pytest.mark.browser
+WIDTHS = [1400, 390]
+
+
+def _box(page, selector: str) -> dict:
+    return page.locator(selector).bounding_box()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_photos_details_open_right_under_the_grid(browser, studio, tmp_path, width):
+    from tests import photos
+    from tests.helpers import child_env, run_cli
+
+    name = f"Layout Person {width}"
+    made = run_cli(
+        ["character", "create", name, "--photos", *map(str, photos.good_set(tmp_path)), "--no-check"],
+        child_env(studio.root),
+    )
+    assert made.returncode == 0, made.stderr
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        choose(page, "char-pick", name)
+        page.locator("#char-photos button.thumbnail-item").first.click()
+        expect(page.locator("#char-detail")).to_be_visible()
+        grid, details = _box(page, "#char-photos"), _box(page, "#char-photo-box")
+        gap = details["y"] - (grid["y"] + grid["height"])
+        assert 0 <= gap < 60, gap  # directly under the grid, not below the actions and suggestions
+        page.shot(f"layout-photo-details-{width}")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_lora_import_box_shows_all_it_says(browser, studio, width):
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": width, "height": 900})
+        page.get_by_role("tab", name="Training").click()
+        drop = page.locator("#train-import-lora")
+        drop.scroll_into_view_if_needed()
+        clipped = drop.evaluate(
+            """el => [...el.querySelectorAll('*')].some(child => {
+                const a = child.getBoundingClientRect(), b = el.getBoundingClientRect();
+                return child.offsetParent && a.height > 0 && (a.bottom > b.bottom + 1 || a.top < b.top - 1);
+            })"""
+        )
+        assert not clipped
+        expect(page.locator("#train-timeline-note")).to_contain_text("Sample pictures appear here")
+        expect(page.locator("#train-samples")).to_be_hidden()  # no empty framed box before any sample
+        expect(page.locator("#train-timeline-slider")).to_be_hidden()
+        page.shot(f"layout-training-import-{width}")
+
+
+def test_a_phones_picture_captions_leave_the_pictures_visible(browser, studio):
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.get_by_role("tab", name="Image Gen").click()
+        page.locator("#gen-prompt textarea").fill(
+            "a long prompt about a lighthouse on a cliff at dusk with waves, gulls and a red boat"
+        )
+        page.click("#gen-go")
+        expect(page.locator("#gen-status .isg-progress[data-status=succeeded]")).to_be_visible(timeout=60_000)
+        thumb = page.locator("#gen-pictures button.thumbnail-item").first
+        expect(thumb).to_be_visible()
+        caption = thumb.locator(".caption-label")
+        share = caption.evaluate("c => c.getBoundingClientRect().height") / thumb.evaluate(
+            "t => t.getBoundingClientRect().height"
+        )
+        assert share < 0.25, share  # was about half of the thumbnail
+        page.shot("layout-phone-captions-390")
