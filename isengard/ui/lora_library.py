@@ -122,7 +122,6 @@ def build(ctx, shared) -> Library:
             label="Import a LoRA file (.safetensors) from elsewhere: any family, any trainer",
             file_types=[".safetensors"],
             elem_id="train-import-lora",
-            height=150,  # the drop zone's words and its label both fit (90 px clipped them)
         )
         import_hint = hint_line("train-import-hint")
 

@@ -33,9 +33,12 @@ def test_a_photos_details_open_right_under_the_grid(browser, studio, tmp_path, w
         choose(page, "char-pick", name)
         page.locator("#char-photos button.thumbnail-item").first.click()
         expect(page.locator("#char-detail")).to_be_visible()
-        grid, details = _box(page, "#char-photos"), _box(page, "#char-photo-box")
+        grid, details = _box(page, "#char-photos"), _box(page, "#char-detail")
         gap = details["y"] - (grid["y"] + grid["height"])
         assert 0 <= gap < 60, gap  # directly under the grid, not below the actions and suggestions
+        title = page.locator('#char-photos [data-testid="block-label"]').bounding_box()
+        first = page.locator("#char-photos button.thumbnail-item").first.bounding_box()
+        assert title["y"] + title["height"] <= first["y"] + 1  # the gallery's title is not over a photo
         page.shot(f"layout-photo-details-{width}")
 
 
@@ -47,12 +50,12 @@ def test_the_lora_import_box_shows_all_it_says(browser, studio, width):
         drop = page.locator("#train-import-lora")
         drop.scroll_into_view_if_needed()
         clipped = drop.evaluate(
-            """el => [...el.querySelectorAll('*')].some(child => {
+            """el => [...el.querySelectorAll('*')].filter(child => {
                 const a = child.getBoundingClientRect(), b = el.getBoundingClientRect();
                 return child.offsetParent && a.height > 0 && (a.bottom > b.bottom + 1 || a.top < b.top - 1);
-            })"""
+            }).map(c => c.tagName + '.' + c.className + ' ' + c.textContent.slice(0, 40))"""
         )
-        assert not clipped
+        assert clipped == []
         expect(page.locator("#train-timeline-note")).to_contain_text("Sample pictures appear here")
         expect(page.locator("#train-samples")).to_be_hidden()  # no empty framed box before any sample
         expect(page.locator("#train-timeline-slider")).to_be_hidden()
@@ -75,4 +78,6 @@ def test_a_phones_picture_captions_leave_the_pictures_visible(browser, studio):
             "t => t.getBoundingClientRect().height"
         )
         assert share < 0.25, share  # was about half of the thumbnail
+        label = page.locator('#gen-pictures [data-testid="block-label"]')
+        assert label.bounding_box()["y"] + label.bounding_box()["height"] <= thumb.bounding_box()["y"] + 1
         page.shot("layout-phone-captions-390")
