@@ -4,6 +4,8 @@ with no samples yet shows one line, not an empty framed box."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -81,3 +83,41 @@ def test_a_phones_picture_captions_leave_the_pictures_visible(browser, studio):
         label = page.locator('#gen-pictures [data-testid="block-label"]')
         assert label.bounding_box()["y"] + label.bounding_box()["height"] <= thumb.bounding_box()["y"] + 1
         page.shot("layout-phone-captions-390")
+
+
+def test_on_a_phone_a_renamed_lora_is_renamed_everywhere_at_once(browser, studio, tmp_path):
+    from tests import photos
+    from tests.helpers import child_env, run_cli
+
+    env = child_env(studio.root)
+    made = run_cli(
+        [
+            "character",
+            "create",
+            "Phone Renamer",
+            "--photos",
+            *map(str, photos.good_set(tmp_path)),
+            "--no-check",
+        ],
+        env,
+    )
+    assert made.returncode == 0, made.stderr
+    trained = run_cli(["train", "Phone Renamer", "--base", "flux-dev", "--steps", "5"], env)
+    assert trained.returncode == 0, trained.stderr
+    with open_page(browser, studio) as page:
+        page.set_viewport_size({"width": 390, "height": 900})
+        page.get_by_role("tab", name="Training").click()
+        choose(page, "train-character", "Phone Renamer")
+        expect(page.locator("#lib-card")).to_contain_text("Phone Renamer — ")
+        page.locator("#train-lora-edit").get_by_text("Rename, notes, delete").click()
+        title = page.locator("#train-lora-title input, #train-lora-title textarea").first
+        expect(title).to_have_value(re.compile(r"^Phone Renamer"))  # starts from its name, not empty
+        title.fill("On the go")
+        page.click("#train-lora-rename")
+        expect(page.locator("#lib-card")).to_contain_text("On the go — ")
+        page.get_by_role("tab", name="Image Gen").click()
+        page.locator("#gen-lora input").click()
+        expect(page.get_by_role("option").filter(has_text="On the go — ")).not_to_have_count(0)
+        page.keyboard.press("Escape")
+        page.shot("layout-rename-390")
+        assert page.page_errors == []
