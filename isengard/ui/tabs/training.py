@@ -291,10 +291,15 @@ def render(ctx, shared) -> list:
     def on_load(where):
         choices = character_choices()
         selected = remembered(where, [value for _, value in choices])
-        active = [j for j in ctx.runner.list(limit=20, kinds=("train",)) if not j.terminal]
+        recent = ctx.runner.list(limit=20, kinds=("train",))
+        active = [j for j in recent if not j.terminal]
         current = active[0].id if active else None
         if current:
             selected = ctx.runner.get(current).params.get("character_id", selected)
+        elif selected:  # the person's last training, if it stopped short: failed, stopped or interrupted
+            theirs = [j for j in recent if j.params.get("character_id") == int(selected)]
+            if theirs and theirs[0].status in ("failed", "cancelled", "interrupted"):
+                current = theirs[0].id
         return (
             {character: gr.update(choices=choices, value=selected)}
             | character_updates(selected)
