@@ -158,10 +158,17 @@ def render(ctx, shared) -> list:
             new_box: gr.update(open=not characters),
         }
 
+    def photo_ids_of(char_id) -> list[int]:
+        return [p.id for p in svc.photos(int(char_id))] if char_id else []
+
     def run_job(job_id, char_id):
+        before = photo_ids_of(char_id)
         for job, _ in follow(ctx.runner, job_id):
             yield {job_status: progress_html(job)}
-        yield panel(char_id) | {job_status: progress_html(ctx.runner.get(job_id))}
+        redrawn = panel(char_id) | {job_status: progress_html(ctx.runner.get(job_id))}
+        if photo_ids_of(char_id) == before:  # a check, crop or caption job: the person's selection stays
+            redrawn.pop(review.selected, None)
+        yield redrawn
 
     def arrive(char_id, **_):
         characters = svc.list()
