@@ -47,6 +47,17 @@ def child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def cli_person(root: Path, name: str, photos_folder: Path, *extra: str) -> None:
+    """A person with the test photos, made through the command line in the studio whose folder is `root`."""
+    from tests import photos
+
+    made = run_cli(
+        ["character", "create", name, "--photos", *map(str, photos.good_set(photos_folder)), *extra],
+        child_env(root),
+    )
+    assert made.returncode == 0, made.stderr
+
+
 def run_cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "isengard", *args],

@@ -78,6 +78,18 @@ def redis_server(tmp_path):
     server.stop()
 
 
+@pytest.fixture
+def handing_out_studio(tmp_path, redis_server):
+    """A studio (in this process, fast-test) that only hands out GPU work: REDIS_URL, WORKER_CONCURRENCY=0."""
+    from isengard.context import bootstrap
+    from tests.helpers import make_settings
+
+    settings = make_settings(tmp_path, env={"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0"})
+    ctx = bootstrap(settings, console=False)
+    yield ctx
+    ctx.close()
+
+
 @dataclass
 class Workers:
     """`python -m isengard worker` processes started by a test, each with its own output file."""

@@ -77,25 +77,25 @@ def routes(ctx, token: str) -> list[Any]:
         )
         return Response(status_code=status)
 
-    def allowed(request: Request) -> bool:
-        return verify(token, request.method, request.url.path, request.headers)
-
-    async def get_file(request: Request) -> Response:
-        if not allowed(request):
+    def readable(request: Request) -> Path | Response:
+        """The file or folder a signed request may read, or the refusal (logged, never the token)."""
+        if not verify(token, request.method, request.url.path, request.headers):
             return refused(request, 401, "not signed with the worker token")
         found = target(request)
-        if found is None:
-            return refused(request, 403, "outside what workers may read")
+        return refused(request, 403, "outside what workers may read") if found is None else found
+
+    async def get_file(request: Request) -> Response:
+        found = readable(request)
+        if isinstance(found, Response):
+            return found
         if not found.is_file():
             return Response(status_code=404)
         return FileResponse(found)
 
     async def listing(request: Request) -> Response:
-        if not allowed(request):
-            return refused(request, 401, "not signed with the worker token")
-        found = target(request)
-        if found is None:
-            return refused(request, 403, "outside what workers may read")
+        found = readable(request)
+        if isinstance(found, Response):
+            return found
         if found.is_file():
             return JSONResponse({"kind": "file", "files": [{"path": "", "size": found.stat().st_size}]})
         if not found.is_dir():
@@ -108,7 +108,7 @@ def routes(ctx, token: str) -> list[Any]:
         return JSONResponse({"kind": "dir", "files": files})
 
     async def put_file(request: Request) -> Response:
-        if not allowed(request):
+        if not verify(token, request.method, request.url.path, request.headers):
             return refused(request, 401, "not signed with the worker token")
         found = target(request)
         if found is None or not any(found.is_relative_to(w) for w in writable):

@@ -7,27 +7,14 @@ import dataclasses
 import signal
 import time
 
-import pytest
-
 from isengard.generation.service import GenerateForm
 from isengard.jobs.reading import read
-from tests.helpers import make_settings, wait_for
+from tests.helpers import wait_for
 from tests.redis_fixtures import worker_env
 
 
-@pytest.fixture
-def queued_studio(tmp_path, redis_server):
-    """A studio (in this process) that only hands out GPU work: WORKER_CONCURRENCY=0."""
-    from isengard.context import bootstrap
-
-    settings = make_settings(tmp_path, env={"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0"})
-    ctx = bootstrap(settings, console=False)
-    yield ctx
-    ctx.close()
-
-
-def test_no_worker_is_said_then_a_worker_takes_the_job(queued_studio, workers, tmp_path, redis_server):
-    ctx = queued_studio
+def test_no_worker_is_said_then_a_worker_takes_the_job(handing_out_studio, workers, tmp_path, redis_server):
+    ctx = handing_out_studio
     job_id, _ = ctx.generation.submit(GenerateForm(prompt="a garden", count=1, steps=2))
     wait_for(
         lambda: (

@@ -7,22 +7,10 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
-
 from isengard.generation.service import GenerateForm
 from isengard.jobs import wire
-from tests.helpers import make_settings, solid_photos, wait_for
+from tests.helpers import solid_photos, wait_for
 from tests.redis_fixtures import worker_env
-
-
-@pytest.fixture
-def studio(tmp_path, redis_server):
-    from isengard.context import bootstrap
-
-    settings = make_settings(tmp_path, env={"REDIS_URL": redis_server.url, "WORKER_CONCURRENCY": "0"})
-    ctx = bootstrap(settings, console=False)
-    yield ctx
-    ctx.close()
 
 
 def _message(ctx, job_id: str) -> str:
@@ -33,8 +21,10 @@ def _picture(ctx) -> str:
     return ctx.generation.submit(GenerateForm(prompt="a garden", count=1, steps=2))[0]
 
 
-def test_a_job_in_line_says_its_place_and_how_busy_the_workers_are(studio, workers, tmp_path, redis_server):
-    ctx = studio
+def test_a_job_in_line_says_its_place_and_how_busy_the_workers_are(
+    handing_out_studio, workers, tmp_path, redis_server
+):
+    ctx = handing_out_studio
     workers.start(worker_env(tmp_path, redis_server.url), "only")
     wait_for(lambda: len(ctx.runner.placement.workers()) == 1, timeout=30)
     person = ctx.characters.create("Busy Person")
@@ -53,8 +43,10 @@ def test_a_job_in_line_says_its_place_and_how_busy_the_workers_are(studio, worke
         assert ctx.runner.wait(job_id, timeout=60).status == "succeeded"
 
 
-def test_redis_restarted_with_jobs_waiting_runs_each_once(studio, workers, tmp_path, redis_server):
-    ctx = studio
+def test_redis_restarted_with_jobs_waiting_runs_each_once(
+    handing_out_studio, workers, tmp_path, redis_server
+):
+    ctx = handing_out_studio
     jobs = [_picture(ctx) for _ in range(3)]
     for job_id in jobs:
         wait_for(
@@ -85,7 +77,7 @@ def _log_lines(root) -> list[str]:
 
 
 def test_a_worker_with_the_wrong_token_is_refused_and_the_token_is_not_logged(
-    studio, workers, tmp_path, redis_server
+    handing_out_studio, workers, tmp_path, redis_server
 ):
     wrong = "not-the-studio-token-0123456789"
     env = worker_env(tmp_path, redis_server.url, ISENGARD_WORKER_TOKEN=wrong)
@@ -97,11 +89,11 @@ def test_a_worker_with_the_wrong_token_is_refused_and_the_token_is_not_logged(
     logs = "\n".join(_log_lines(tmp_path))
     assert '"worker.token_refused"' in logs and wire.token_hint(wrong) in logs
     assert wrong not in logs
-    assert studio.runner.placement.workers() == []  # it never served
+    assert handing_out_studio.runner.placement.workers() == []  # it never served
 
 
-def test_a_worker_of_another_version_is_named_and_never_given_the_job(studio, redis_server):
-    ctx = studio
+def test_a_worker_of_another_version_is_named_and_never_given_the_job(handing_out_studio, redis_server):
+    ctx = handing_out_studio
     old = {"name": "old-box-gpu0", "version": "0.0.9+wire0", "gpu": "NVIDIA L4", "heartbeat": time.time()}
     ctx.runner.placement.redis.set(wire.worker_key(old["name"]), json.dumps(old), ex=60)
     job_id = _picture(ctx)

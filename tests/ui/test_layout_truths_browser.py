@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers import cli_person
 from tests.server_fixtures import choose, open_page
 
 pytestmark = pytest.mark.browser
@@ -21,15 +22,8 @@ def _box(page, selector: str) -> dict:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_photos_details_open_right_under_the_grid(browser, studio, tmp_path, width):
-    from tests import photos
-    from tests.helpers import child_env, run_cli
-
     name = f"Layout Person {width}"
-    made = run_cli(
-        ["character", "create", name, "--photos", *map(str, photos.good_set(tmp_path)), "--no-check"],
-        child_env(studio.root),
-    )
-    assert made.returncode == 0, made.stderr
+    cli_person(studio.root, name, tmp_path, "--no-check")
     with open_page(browser, studio) as page:
         page.set_viewport_size({"width": width, "height": 900})
         choose(page, "char-pick", name)
@@ -86,23 +80,12 @@ def test_a_phones_picture_captions_leave_the_pictures_visible(browser, studio):
 
 
 def test_on_a_phone_a_renamed_lora_is_renamed_everywhere_at_once(browser, studio, tmp_path):
-    from tests import photos
     from tests.helpers import child_env, run_cli
 
-    env = child_env(studio.root)
-    made = run_cli(
-        [
-            "character",
-            "create",
-            "Phone Renamer",
-            "--photos",
-            *map(str, photos.good_set(tmp_path)),
-            "--no-check",
-        ],
-        env,
+    cli_person(studio.root, "Phone Renamer", tmp_path, "--no-check")
+    trained = run_cli(
+        ["train", "Phone Renamer", "--base", "flux-dev", "--steps", "5"], child_env(studio.root)
     )
-    assert made.returncode == 0, made.stderr
-    trained = run_cli(["train", "Phone Renamer", "--base", "flux-dev", "--steps", "5"], env)
     assert trained.returncode == 0, trained.stderr
     with open_page(browser, studio) as page:
         page.set_viewport_size({"width": 390, "height": 900})

@@ -249,6 +249,9 @@ def render(ctx, shared) -> list:
         if job is None or fingerprint(job) == seen:
             return out
         out |= view(job) | {drawn: fingerprint(job)}
+        if job.terminal and (seen or "").startswith(f"{job.id}|{job.status}|"):
+            return out  # the end was drawn already: a later change of the record must not reset the
+            # library (that re-selects the LoRA and refills Rename while the person types)
         return out | finished_lora(job, char_id)
 
     @ui_action("training.cancel", hints=start_hints)
