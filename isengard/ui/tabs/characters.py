@@ -205,6 +205,12 @@ def render(ctx, shared) -> list:
     @ui_action("characters.open")
     def open_character(char_id, where):
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
+        if char_id and (where or {}).get("character") == int(char_id):
+            # the same person again (the list was redrawn after an upload, or the choice came twice):
+            # what the upload and its checks said, and the photos selected, stay on screen
+            again = panel(char_id) | {shared.where: place}
+            again.pop(review.selected, None)  # the upload's own redraw brought the new photos' choices
+            return again
         return panel(char_id) | {upload_info: "", job_status: "", shared.where: place}
 
     @ui_action("characters.add_photos", hints=upload_hints)
