@@ -91,6 +91,7 @@ def test_on_a_phone_a_renamed_lora_is_renamed_everywhere_at_once(browser, studio
         page.set_viewport_size({"width": 390, "height": 900})
         page.get_by_role("tab", name="Training").click()
         choose(page, "train-character", "Phone Renamer")
+        page.wait_for_selector("#train-readiness [data-status]")  # the person is drawn, as a person sees it
         expect(page.locator("#lib-card")).to_contain_text("Phone Renamer — ")
         page.locator("#train-lora-edit").get_by_text("Rename, notes, delete").click()
         title = page.locator("#train-lora-title input, #train-lora-title textarea").first
