@@ -205,6 +205,8 @@ class QueuePlacement:
                     ctx.progress(**data)
                 elif kind == "log":
                     ctx.log(data.pop("event", "worker.log"), data.pop("message", ""), **data)
+                elif kind == wire.ENDED_MARK:  # its ending is written: no need to wait for more lines
+                    return after
         return after
 
     def _ended(self, sealed: dict, ctx: Any) -> Any:

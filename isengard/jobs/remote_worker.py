@@ -263,7 +263,11 @@ def _seal(worker: Worker, head: dict, status: str, error: str | None, result: An
     )
     for attempt in range(60):  # the ending must reach the studio: wait for Redis a while
         try:
-            worker.redis.set(wire.result_key(head["run"]), json.dumps(sealed), ex=wire.KEEP_SECONDS)
+            with worker.redis.pipeline() as pipe:  # one transaction: the mark wakes the studio's read
+                pipe.set(wire.result_key(head["run"]), json.dumps(sealed), ex=wire.KEEP_SECONDS)
+                pipe.xadd(wire.events_key(head["job"]), {"t": wire.ENDED_MARK, "d": "{}"})
+                pipe.expire(wire.events_key(head["job"]), wire.KEEP_SECONDS)
+                pipe.execute()
             return
         except Exception as exc:
             event("worker.result_unsent", f"ending of {head['job']} waits for Redis: {exc}", level="WARNING")

@@ -39,6 +39,7 @@ LEASE_RENEW_SECONDS = 2
 WATCH_SECONDS = 30
 WORKER_TTL = 15
 KEEP_SECONDS = 24 * 3600
+ENDED_MARK = "ended"  # the last entry of a run's event stream: its ending is in result_key
 AUTH_KEY = "isengard:auth"
 STUDIO_KEY = "isengard:studio"
 

@@ -15,19 +15,25 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import tempfile
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from isengard.models.manager import COMPLETE, IGNORE
 from isengard.obs import event
+from isengard.storage.files import atomic_write_text
+from plugins.base import ModelRef
 
 PREFIX = "/isengard/worker"
 CLOCK_SKEW_SECONDS = 300
 CHUNK = 1 << 20
+HUB_REPO = re.compile(r"^[\w.-]+/[\w.-]+$")  # owner/name: a base the studio downloaded from the Hub
 
 
 def signature(token: str, method: str, path: str, at: str) -> str:
@@ -218,9 +224,40 @@ class Mirror:
             self._pushed[file] = _stamp(file)
         return studio_path
 
+    def hub_base(self, ref: ModelRef) -> ModelRef | None:
+        """A base model the studio downloaded from the Hub comes to this worker from the Hub too (its own
+        token from HF_TOKEN, the same revision, into the same place in this worker's folder) rather than
+        tens of GB over the studio's connection. None when the Hub cannot give it: the studio's copy then."""
+        local = self.to_local(ref.local_path) if ref.local_path else None
+        if local is None or not HUB_REPO.match(ref.source) or not ref.sha256:
+            return None
+        if (local / COMPLETE).is_file():
+            return replace(ref, local_path=local)
+        from huggingface_hub import snapshot_download
+
+        event(
+            "worker.hub_download",
+            f"downloading {ref.source} from the Hub",
+            repo=ref.source,
+            revision=ref.sha256,
+        )
+        try:
+            snapshot_download(ref.source, revision=ref.sha256, local_dir=str(local), ignore_patterns=IGNORE)
+        except Exception as exc:  # offline, no token for a gated model, the Hub down
+            event("worker.hub_unavailable", f"{ref.source} from the studio instead: {exc}", level="WARNING")
+            return None
+        atomic_write_text(
+            local / COMPLETE,
+            json.dumps({"repo": ref.source, "revision": ref.sha256, "finished": time.time()}),
+        )
+        return replace(ref, local_path=local)
+
     # requests and results -------------------------------------------------------------------------------
     def localize(self, value: Any) -> Any:
-        """`value` with every studio path turned into this worker's, each fetched from the studio first."""
+        """`value` with every studio path turned into this worker's, each fetched from the studio first
+        (a Hub base model from the Hub)."""
+        if isinstance(value, ModelRef) and (from_hub := self.hub_base(value)) is not None:
+            return replace(from_hub, training_adapter=self.localize(from_hub.training_adapter))
         if isinstance(value, Path):
             local = self.to_local(value)
             if local is None:

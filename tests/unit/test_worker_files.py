@@ -84,3 +84,54 @@ def test_writes_land_whole_and_only_in_runs_and_scratch(client):
         target = f"/isengard/worker/file/{elsewhere}"
         assert client.put(target, content=b"x", headers=_signed("PUT", target)).status_code == 403
     assert (paths.uploads / "ada" / "one.png").read_bytes() == b"photo"
+
+
+def test_a_hub_base_comes_to_the_worker_from_the_hub_and_the_studios_copy_only_when_the_hub_cannot(
+    tmp_path, monkeypatch
+):
+    """A worker without the studio's disk: a base the studio downloaded from the Hub is downloaded by the
+    worker itself (same repo and revision, into the same place of its own folder); offline, it is copied
+    from the studio. The Hub is replaced by a test double that records the call and writes a file."""
+    import huggingface_hub
+
+    from isengard.models.manager import COMPLETE
+    from plugins.base import ModelRef
+
+    studio, here = tmp_path / "studio", tmp_path / "worker"
+    mirror = worker_files.Mirror("http://studio.invalid", TOKEN, {"data": str(studio)}, {"data": here})
+    ref = ModelRef(
+        id="flux-dev",
+        family="flux",
+        source="black-forest-labs/FLUX.1-dev",
+        local_path=studio / "models" / "flux-dev",
+        sha256="0123abc",
+    )
+    calls = []
+
+    def hub_double(repo, revision, local_dir, ignore_patterns):
+        calls.append((repo, revision))
+        (tmp_path / "worker" / "models" / "flux-dev").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "worker" / "models" / "flux-dev" / "model_index.json").write_text("{}")
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub_double)
+    monkeypatch.setattr(mirror, "fetch", lambda path: pytest.fail(f"fetched {path} from the studio"))
+    local = mirror.localize(ref)
+    assert local.local_path == here.resolve() / "models" / "flux-dev" and calls == [(ref.source, "0123abc")]
+    assert (local.local_path / COMPLETE).is_file()
+    assert mirror.localize(ref).local_path == local.local_path and len(calls) == 1  # once: it is here
+
+    def offline(**kwargs):
+        raise OSError("no internet")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *a, **k: offline())
+    fetched = []
+    monkeypatch.setattr(mirror, "fetch", fetched.append)
+    other = ModelRef(
+        id="sdxl", family="sdxl", source="owner/sdxl", local_path=studio / "models" / "sdxl", sha256="9"
+    )
+    assert mirror.localize(other).local_path == here.resolve() / "models" / "sdxl"
+    assert fetched == [studio / "models" / "sdxl"]
+    tiny = ModelRef(id="tiny-flux", family="flux", source="tiny:flux", local_path=studio / "models" / "t")
+    mirror.localize(tiny)
+    assert fetched[-1] == studio / "models" / "t"  # a test model, imported files: always the studio's
