@@ -94,8 +94,9 @@ def default_base_model(settings: Settings) -> str:
     if device.kind == "cuda":
         from isengard.models.catalogue import load_catalogue
         from isengard.models.recommend import recommend_base
+        from isengard.training.presets import load_presets, training_needs
 
-        return recommend_base(load_catalogue(), device.vram_gb)[0].id
+        return recommend_base(load_catalogue(), device.vram_gb, training_needs(load_presets()))[0].id
     if settings.fast_test:
         return "flux-dev"
     return "tiny-flux"

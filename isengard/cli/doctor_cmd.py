@@ -18,6 +18,9 @@ def add_parser(sub) -> None:
 
 
 def report(ctx) -> dict:
+    from isengard.training.presets import training_needs
+
+    needs = training_needs(ctx.training.presets)
     return {
         "version": __version__,
         "python": platform.python_version(),
@@ -47,19 +50,25 @@ def report(ctx) -> dict:
         "capabilities": capability_matrix(ctx.registry),
         "plugins": ctx.registry.describe(),
         "base_models": [
-            {"id": m.id, "label": m.label, "licence": m.licence, "commercial": m.commercial}
+            {
+                "id": m.id,
+                "label": m.label,
+                "licence": m.licence,
+                "commercial": m.commercial,
+                "trains_in_gb": needs.get(m.family),
+            }
             for m in ctx.catalogue.all()
             if not m.tiny
         ],
-        "recommended_base": _recommended(ctx),
+        "recommended_base": _recommended(ctx, needs),
     }
 
 
-def _recommended(ctx) -> dict:
+def _recommended(ctx, needs) -> dict:
     from isengard.models.recommend import recommend_base
 
     vram = ctx.device.vram_gb if ctx.device.kind == "cuda" else None
-    model, reason = recommend_base(ctx.catalogue.all(), vram)
+    model, reason = recommend_base(ctx.catalogue.all(), vram, needs)
     return {"id": model.id, "label": model.label, "reason": reason}
 
 
@@ -86,10 +95,11 @@ def run(args) -> int:
     print("\nCapabilities:")
     for cap in data["capabilities"]:
         print(f"  {cap['label']:<34} {cap['status_label']:<14} {cap['live']}")
-    print("\nBase models (licence · commercial use):")
+    print("\nBase models (licence · commercial use · least GPU memory to train, from the architecture):")
     for m in data["base_models"]:
         use = {True: "yes", False: "no", None: "?"}[m["commercial"]]
-        print(f"  {m['label']:<26} {m['licence'] or 'not stated'} · {use}")
+        need = f" · {m['trains_in_gb']:.0f} GB" if m["trains_in_gb"] else ""
+        print(f"  {m['label']:<26} {m['licence'] or 'not stated'} · {use}{need}")
     print(f"Recommended: {data['recommended_base']['reason']}")
     print("\nPlugins:")
     for plugin in data["plugins"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import yaml
 
 from isengard.errors import InputError, SettingsError
+from isengard.memory import MemoryEstimate, training_memory
 from isengard.settings import PROJECT_ROOT
 from plugins.training.interface import TrainingParams
 
@@ -24,15 +26,37 @@ class Preset:
     description: str
     params: dict[str, Any] = field(default_factory=dict)
     tiny_only: bool = False
-    peak_gb: float | None = None  # expected peak GPU memory of a training step
-    peak_source: str = "estimate"  # "estimate" or "measured on <GPU>" (bench/gpu_presets.py)
+    measured_peak_gb: float | None = None  # a training's peak measured on a GPU (bench/gpu_check.py)
+    measured_on: str = ""  # which GPU measured it
+
+    @functools.cached_property
+    def memory(self) -> MemoryEstimate | None:
+        """The memory model's estimate of this preset (None for the tiny CPU presets)."""
+        return None if self.tiny_only else training_memory(self.family, self.training_params())
+
+    @property
+    def peak_gb(self) -> float | None:
+        """Expected peak GPU memory: measured on a GPU where it was, else from the architecture."""
+        if self.measured_peak_gb is not None:
+            return self.measured_peak_gb
+        return self.memory.peak_gb if self.memory else None
 
     @property
     def peak_note(self) -> str:
         if self.peak_gb is None:
             return ""
-        how = "estimated" if self.peak_source == "estimate" else self.peak_source
-        return f"Expected peak GPU memory: about {self.peak_gb:g} GB ({how})."
+        how = (
+            f"measured on {self.measured_on}"
+            if self.measured_peak_gb is not None
+            else "from the model's architecture"
+        )
+        return f"Expected peak GPU memory: about {self.peak_gb:.0f} GB ({how})."
+
+    def fits_gpu(self, vram_gb: float) -> bool:
+        """Whether its peak fits the card (cards report a little under their size: 3 % of room);
+        a preset without an estimate goes by the card size it is meant for."""
+        need = self.peak_gb if self.peak_gb is not None else self.vram_gb
+        return need <= vram_gb * (0.97 if self.peak_gb is not None else 1.1)
 
     def training_params(self, **overrides: Any) -> TrainingParams:
         known = {f.name for f in fields(TrainingParams)}
@@ -90,15 +114,28 @@ def recommend(presets: list[Preset], family: str, *, tiny: bool, vram_gb: float 
             "This computer has no graphics card, so the lightest preset is shown: real training of this "
             "model needs one (a RunPod machine works)."
         )
-    fitting = [p for p in candidates if p.vram_gb <= vram_gb * 1.1]  # cards report a little under their size
+    fitting = [p for p in candidates if p.fits_gpu(vram_gb)]
     if not fitting:
-        return candidates[0], (
-            f"Your GPU has {vram_gb:.0f} GB, less than the lightest preset expects "
-            f"({candidates[0].vram_gb:.0f} GB): it may run out of memory."
+        lightest = min(candidates, key=lambda p: p.peak_gb or p.vram_gb)
+        return lightest, (
+            f"Your GPU has {vram_gb:.0f} GB, less than the lightest preset needs "
+            f"(about {lightest.peak_gb or lightest.vram_gb:.0f} GB): it may run out of memory, and Isengard "
+            "then continues with lighter settings where it can."
         )
     best = fitting[-1]
     reason = f"Your GPU has {vram_gb:.0f} GB: the {best.label} preset is the largest that fits."
     return best, f"{reason} {best.peak_note}".strip()
+
+
+def family_need_gb(presets: list[Preset], family: str) -> float | None:
+    """The least GPU memory a family trains in: its lightest preset's peak (None: no estimate)."""
+    peaks = [p.peak_gb for p in presets if p.fits(family, tiny=False) and p.peak_gb is not None]
+    return min(peaks) if peaks else None
+
+
+def training_needs(presets: list[Preset]) -> dict[str, float | None]:
+    """Per family, the least GPU memory it trains in (the base-model pick and `doctor` read it)."""
+    return {p.family: family_need_gb(presets, p.family) for p in presets if not p.tiny_only}
 
 
 def lighter_than(presets: list[Preset], preset_id: str) -> Preset | None:

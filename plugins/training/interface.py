@@ -219,7 +219,7 @@ class TrainingParams:
     )
     low_vram: bool = _f(
         False,
-        "Keep parts of the model off the GPU when idle (slower, fits smaller cards).",
+        "Read the captions on the CPU and work on pictures in tiles: several GB less GPU memory, a slower start.",
         advanced=True,
         label="Low-VRAM mode",
     )

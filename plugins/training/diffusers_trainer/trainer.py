@@ -112,14 +112,14 @@ class LoraTrainer(WarmSetupMixin):
             self.warm.stats["base_taken"] += 1  # Image Gen had it loaded: moved over, not read again
             self.ctx.progress(phase="loading", message=f"{label} is already loaded (from Image Gen)")
             self.loaded = self.family.adopt(taken, path, self.dtype)
-            self.loaded.pipe.to(self.device)
+            self._place(self.loaded.pipe)
         else:
             self.ctx.progress(phase="loading", message=f"Loading {label}")
             warm_memory.make_room(None, self.device)  # what this GPU keeps (for pictures, another base) goes
             if self.warm is not None:
                 self.warm.stats["base_loads"] += 1
             self.loaded = self.family.load(path, dtype=self.dtype, quantize=p.quantize_base)
-            self.loaded.pipe.to(self.device)
+            self._place(self.loaded.pipe)
         pipe = self.loaded.pipe
         self.phase_seconds["load"] = time.monotonic() - tick
         self.ctx.check_cancelled()
