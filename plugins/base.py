@@ -234,6 +234,20 @@ def subprocess_gpu(device: str | None, env: dict[str, str]) -> str | None:
     return ids[index] if index < len(ids) else None
 
 
+def free_cuda() -> None:
+    """After an out-of-memory: what the failed attempt held is collected and the GPU's cache emptied, so a
+    lighter retry starts from free memory (nothing to do without torch or a GPU)."""
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def bf16_on(device: str) -> bool:
     """Whether the GPU `device` names ("cuda:1") computes in bfloat16 natively (Ampere and newer):
     torch.cuda.is_bf16_supported() only asks about the thread's current GPU."""

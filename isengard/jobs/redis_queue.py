@@ -219,7 +219,11 @@ class QueuePlacement:
         if status == "succeeded":
             return result
         if status == "failed":
-            raise PluginError(error or "The GPU worker could not run this job.", code=head.get("code") or "")
+            raise PluginError(
+                error or "The GPU worker could not run this job.",
+                code=head.get("code") or "",
+                details=head.get("details") or {},
+            )
         if status == "cancelled" and ctx.is_cancelled():
             raise Cancelled(error or "cancelled by the user")
         raise Lost(f"Its GPU worker stopped ({error or status})")

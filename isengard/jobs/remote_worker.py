@@ -205,7 +205,7 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
     where = worker.place.name if worker.place else "CPU"
     rctx.progress(worker=worker.name, worker_place=where)
     event("worker.job_started", f"{head.get('title')} on {worker.name}", job_id=job_id, run=run_id)
-    status, error, code, result = "succeeded", None, None, None
+    status, error, code, result, details = "succeeded", None, None, None, None
     try:
         plugin = worker.registry.get(head["kind"], head["plugin"])
         if worker.server:  # no shared disk: what the request names comes from the studio first
@@ -225,6 +225,7 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
         error = (str(exc) or rctx.why if status == "cancelled" else rctx.why) or "Cancelled."
     except (PluginError, IsengardError) as exc:
         status, error, code = "failed", str(exc), getattr(exc, "code", None)
+        details = getattr(exc, "details", None) or None  # an out-of-memory's stage and resume step
     except Exception as exc:
         status = "failed"
         error = fetch_error(exc) or failure_reason(exc)
@@ -241,14 +242,16 @@ def _run(worker: Worker, head: dict, request: Any, job_id: str, run_id: str) -> 
         rctx.flush()
         worker.current = None
         worker.running.clear()
-    _seal(worker, head, status, error, result, code=code)
+    _seal(worker, head, status, error, result, code=code, details=details)
     with contextlib.suppress(Exception):
         worker.redis.eval(RELEASE, 1, wire.lease_key(job_id), worker.name)
     event("worker.job_ended", f"{head.get('title')} {status} on {worker.name}", job_id=job_id, status=status)
     return {"status": status}
 
 
-def _seal(worker: Worker, head: dict, status: str, error: str | None, result: Any, *, code=None) -> None:
+def _seal(
+    worker: Worker, head: dict, status: str, error: str | None, result: Any, *, code=None, details=None
+) -> None:
     sealed = wire.seal(
         worker.token,
         {
@@ -257,6 +260,7 @@ def _seal(worker: Worker, head: dict, status: str, error: str | None, result: An
             "status": status,
             "error": error,
             "code": code,
+            "details": details,
             "worker": worker.name,
         },
         result,

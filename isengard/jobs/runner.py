@@ -202,6 +202,18 @@ class JobRunner(JobBook):
         self._enqueue(job_id, kind, params)
         return job_id
 
+    def update_params(self, job_id: str, changes: dict[str, Any]) -> None:
+        """Change what a job was asked to do while it runs (a training that steps down after an
+        out-of-memory keeps its lighter settings for a later Resume)."""
+        job = self.get(job_id)
+        if job is None:
+            raise InputError(f"There is no job {job_id}.")
+        params = dict(job.params) | changes
+        self.db.execute(
+            "UPDATE jobs SET params=?, updated_at=? WHERE id=?", (dumps(params), time.time(), job_id)
+        )
+        event("job.params_changed", f"{job.title}: {', '.join(sorted(changes))} changed", job_id=job_id)
+
     def step_aside(self, job_id: str, for_id: str) -> bool:
         """Stop a resumable job so `for_id` goes first, and resume it once `for_id` has ended (a
         generation asked to go before a long training). False when `job_id` cannot step aside."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import unicodedata
 import uuid
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,10 @@ from isengard.models.catalogue import BaseModel, Catalogue
 from isengard.models.manager import ModelManager
 from isengard.obs import event
 from isengard.paths import Paths, safe_component
+from isengard.training import oom
 from isengard.training.presets import Preset, lighter_than, load_presets, recommend
 from isengard.training.store import LoraStore
-from plugins.base import Cancelled, PluginError, PluginRegistry
+from plugins.base import Cancelled, PluginError, PluginRegistry, free_cuda
 from plugins.training.interface import TrainingBackend, TrainingParams, TrainingRequest, TrainingResult
 
 
@@ -272,22 +273,19 @@ class TrainingService:
         patience = params.stop_patience if params.stop_when_done and watch is not None else None
         recorder = _Recorder(ctx, on_checkpoint, watch, patience=patience)
         started, early = time.monotonic(), None
-        try:
-            result = run_plugin(plugin, request, recorder)
-        except Cancelled:
-            if recorder.stop is None or ctx.is_cancelled():  # the person's Stop: the job ends cancelled
-                raise
-            result, early = self._stopped_early(request, recorder, watch, plugin)
-        except PluginError as exc:
-            if exc.code == "oom":
-                lighter = lighter_than(self.presets, job["preset"])
-                advice = (
-                    f" Try the lighter preset “{lighter.label}”."
-                    if lighter
-                    else (" Lower the resolution or the rank, or turn on the 4-bit base.")
-                )
-                raise PluginError(f"{exc}{advice} The last checkpoint is kept.", code="oom") from None
-            raise
+        while True:
+            try:
+                result = run_plugin(plugin, request, recorder)
+            except Cancelled:
+                if recorder.stop is None or ctx.is_cancelled():  # the person's Stop: the job ends cancelled
+                    raise
+                result, early = self._stopped_early(request, recorder, watch, plugin)
+            except PluginError as exc:
+                if exc.code != "oom":
+                    raise
+                request = self._lighter(ctx, model.family, request, exc, job["preset"])
+                continue  # the same run, lighter, from its last checkpoint
+            break
         own = Path(result.lora_path).resolve().is_relative_to(Path(request.output_dir).resolve())
         final = self.store.keep_final(result.lora_path, character.id, job["name"], move=own and not early)
         recommendation = self._recommend(watch, result, final)
@@ -319,6 +317,20 @@ class TrainingService:
             "recommendation": recommendation,
             "early_stop": early,
         }
+
+    def _lighter(
+        self, ctx: JobContext, family: str, request: TrainingRequest, exc: PluginError, preset: str
+    ) -> TrainingRequest:
+        """After an out-of-memory: the same request with lighter settings, resuming (oom.py)."""
+        free_cuda()
+        if not exc.details.get("recoverable", True):  # a backend that cannot resume with other settings
+            lighter = lighter_than(self.presets, preset)
+            advice = f" Try the lighter preset “{lighter.label}”." if lighter else ""
+            raise PluginError(f"{exc}{advice} The last checkpoint is kept.", code="oom") from None
+        params, sentence = oom.step_down(family, request.params, exc)
+        oom.record(self.runner, ctx.job_id, params, sentence)
+        ctx.progress(message=sentence)
+        return replace(request, params=params, resume=True)
 
     def training_now(self, character_id: int):
         """The character's training that is queued or running, if any (whoever started it, wherever)."""

@@ -141,24 +141,6 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert not (request.output_dir / "golden.safetensors").exists()
 
 
-def test_out_of_memory_names_a_lighter_preset(prod_ctx, tmp_path, monkeypatch):
-    ctx = prod_ctx
-    character = ctx.characters.create("Big Model")
-    ctx.characters.add_photos(character.id, [(p, p.name) for p in solid_photos(tmp_path / "p")])
-
-    def out_of_memory(self, request, run_ctx):
-        raise PluginError("The GPU ran out of memory.", code="oom")
-
-    monkeypatch.setattr(DiffusersTrainer, "run", out_of_memory)
-    monkeypatch.setattr(ctx.models, "resolve", lambda model, progress=None, **_: model.ref(Path("/nowhere")))
-    monkeypatch.setattr(ctx.models, "ensure_can_start", lambda model: None)
-    job = ctx.runner.wait(
-        ctx.training.submit(character.id, base_model="flux-dev", preset="flux-24gb"), timeout=60
-    )
-    assert job.status == "failed"
-    assert "ran out of memory" in job.error and "FLUX · 16 GB GPU" in job.error
-
-
 def test_golden_loss_curve(tmp_path, tiny_models):
     """A fixed-seed tiny run's losses. A change to training internals shows up here: bump
     DiffusersTrainer.version, re-record with `python -m tests.golden.record`, and note before/after."""

@@ -11,9 +11,11 @@ from typing import Any
 from plugins.base import (
     Availability,
     Cancelled,
+    PluginError,
     PluginSettings,
     RunContext,
     bf16_on,
+    free_cuda,
     missing_packages,
     share_key,
 )
@@ -128,13 +130,59 @@ class DiffusersImageBackend(ImageBackend):
 
     # running ----------------------------------------------------------------------------------------
     def run(self, request: ImageRequest, ctx: RunContext) -> ImageResult:
+        """The pictures, one at a time. On a CUDA out-of-memory the GPU is freed and the pictures still to
+        make are drawn again lighter — the VAE in tiles, then the model offloaded part by part — each
+        change said in the notes; only when both are on does it fail, with what to change."""
         import torch
         from diffusers.utils import logging as diffusers_logging
 
         diffusers_logging.disable_progress_bar()
+        tiling = bool(request.options.get("vae_tiling"))
+        offload = bool(request.options.get("cpu_offload"))
+        notes: list[str] = []
+        images: list[GeneratedImage] = []
+        started = time.monotonic()
+        while True:
+            try:
+                sampler = self._draw(request, ctx, images, notes, tiling=tiling, offload=offload)
+                break
+            except torch.cuda.OutOfMemoryError as exc:
+                self.cache.release(self._device_dtype(request)[0])  # the pipeline in its failed state goes
+                free_cuda()
+                if not tiling:
+                    tiling, change = True, "with the VAE in tiles"
+                elif not offload:
+                    offload, change = True, "with the model moved to the GPU part by part (slower)"
+                else:
+                    raise PluginError(
+                        "The GPU ran out of memory even with the VAE in tiles and the model offloaded: "
+                        "choose a smaller size, or a lighter model.",
+                        code="oom",
+                    ) from None
+                sentence = (
+                    f"Out of GPU memory: the pictures from number {len(images) + 1} on are made {change}."
+                )
+                ctx.log("image.oom_retry", f"{sentence} ({str(exc)[:200]})", tiling=tiling, offload=offload)
+                ctx.progress(message=sentence)
+                notes.append(sentence)
+        if request.negative_prompt and "negative_prompt" not in RECIPES[request.base.family].call_kwargs(
+            request, {}
+        ):
+            notes.append(
+                f"{RECIPES[request.base.family].info.label} does not use a negative prompt here; it was ignored."
+            )
+        info = {"sampler": sampler, "seconds": round(time.monotonic() - started, 3), **self.cache.stats}
+        ctx.log("image.generated", f"{len(images)} image(s) from {request.base.id}", **info)
+        return ImageResult(images=images, notes=notes, info=info)
+
+    def _draw(
+        self, request: ImageRequest, ctx: RunContext, images: list, notes: list[str], *, tiling, offload
+    ):
+        """Load (or reuse) the pipeline and make the pictures not yet in `images`; the sampler's name."""
+        import torch
+
         family = request.base.family
         recipe = RECIPES[family]
-        offload = bool(request.options.get("cpu_offload"))
         device, dtype = self._device_dtype(request)
         key = (request.base.id, str(request.base.local_path), offload, device)  # one per GPU
         ctx.progress(phase="loading", message=f"Loading {request.base.label or request.base.id}")
@@ -148,21 +196,19 @@ class DiffusersImageBackend(ImageBackend):
             adopt=lambda p: self._adopt(p, request),
             device=device,
         )
-        notes: list[str] = []
-        images: list[GeneratedImage] = []
-        started = time.monotonic()
         with entry.lock:
             pipe = entry.pipe
             apply_loras(entry, list(request.loras), self.cache.stats)
-            sampler = self._set_scheduler(entry, request.scheduler, notes)
-            if request.options.get("vae_tiling"):
+            sampler = self._set_scheduler(entry, request.scheduler, notes if not images else [])
+            if tiling:
                 pipe.vae.enable_tiling()
             else:
                 pipe.vae.disable_tiling()
-            notes += self._prompt_notes(pipe, request)
+            if not images:
+                notes += self._prompt_notes(pipe, request)
             tiny = self._tiny(request)
             total = request.steps * request.count
-            for index in range(request.count):
+            for index in range(len(images), request.count):
                 seed = request.seed + index
                 ctx.check_cancelled()
                 callback = self._callback(request, ctx, pipe, index, total)
@@ -177,11 +223,7 @@ class DiffusersImageBackend(ImageBackend):
                 }
                 image = pipe(**kwargs).images[0]
                 images.append(GeneratedImage(image=image, seed=seed))
-        if request.negative_prompt and "negative_prompt" not in recipe.call_kwargs(request, {}):
-            notes.append(f"{recipe.info.label} does not use a negative prompt here; it was ignored.")
-        info = {"sampler": sampler, "seconds": round(time.monotonic() - started, 3), **self.cache.stats}
-        ctx.log("image.generated", f"{len(images)} image(s) from {request.base.id}", **info)
-        return ImageResult(images=images, notes=notes, info=info)
+        return sampler
 
     def _set_scheduler(self, entry, choice: str, notes: list[str]) -> str:
         import diffusers

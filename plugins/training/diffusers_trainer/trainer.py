@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plugins.base import Cancelled, PluginError, RunContext, bf16_on, share_key, warm_memory
+from plugins.base import Cancelled, PluginError, RunContext, bf16_on, free_cuda, share_key, warm_memory
 from plugins.lora_format import training_metadata
 from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
 from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
@@ -75,6 +75,8 @@ class LoraTrainer(WarmSetupMixin):
         self._recent: list[float] = []
         self._last_saved = 0
         self.phase_seconds: dict[str, float] = {}
+        self.stage = "loading"  # loading | preparing | training | sampling | saving: where an OOM struck
+        self._samples_tiled = False
         self.warm = warm
         base = request.base
         self.warm_key = (
@@ -125,6 +127,7 @@ class LoraTrainer(WarmSetupMixin):
         self.ctx.check_cancelled()
 
         tick = time.monotonic()
+        self.stage = "preparing"
         self._prepare_photos()
         sample_prompts = self.request.sample_prompts or [f"a photo of {self.request.trigger_word}"]
         prompts = sorted({item.caption for item in self.items} | {""})
@@ -232,7 +235,14 @@ class LoraTrainer(WarmSetupMixin):
         result = set_peft_model_state_dict(self.loaded.model, state["lora"], adapter_name="default")
         if getattr(result, "unexpected_keys", None):
             raise PluginError("The checkpoint does not match this model; start a new training instead.")
-        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("optimizer_kind", self.params.optimizer) == self.params.optimizer:
+            self.optimizer.load_state_dict(state["optimizer"])
+        else:  # stepped down to another optimiser: its state starts afresh, the LoRA and schedule go on
+            self.ctx.log(
+                "training.optimizer_restarted",
+                f"{state['optimizer_kind']} state not carried into {self.params.optimizer}",
+                step=int(state["step"]),
+            )
         self.scheduler.load_state_dict(state["scheduler"])
         self.start_step = int(state["step"])
         self._last_saved = self.start_step
@@ -288,6 +298,7 @@ class LoraTrainer(WarmSetupMixin):
         )
 
     def save_checkpoint(self, step: int) -> Path:
+        stage, self.stage = self.stage, "saving"
         path = self._save_lora(self.checkpoint_path(step), step)
         save_state(
             self.state_path(step),
@@ -295,13 +306,18 @@ class LoraTrainer(WarmSetupMixin):
             self.optimizer,
             self.scheduler,
             step,
-            {"losses": self.losses, "train_seconds": self.train_seconds},
+            {
+                "losses": self.losses,
+                "train_seconds": self.train_seconds,
+                "optimizer_kind": self.params.optimizer,
+            },
         )
         self.checkpoints = [c for c in self.checkpoints if c != path] + [path]
         while len(self.checkpoints) > self.params.max_checkpoints:
             old = self.checkpoints.pop(0)
             old.unlink(missing_ok=True)
             self.state_path(int(old.stem.rsplit("_", 1)[1])).unlink(missing_ok=True)
+        self.stage = stage
         return path
 
     def save_final(self) -> Path:
@@ -364,6 +380,7 @@ class LoraTrainer(WarmSetupMixin):
         p = self.params
         model = self.loaded.model
         model.eval()
+        stage, self.stage = self.stage, "sampling"
         folder = self.out / "samples"
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
@@ -385,22 +402,47 @@ class LoraTrainer(WarmSetupMixin):
                         sample_total=total,
                         sample_step=step,
                     )
-                    image = self.family.sample(
-                        self.loaded,
-                        text,
-                        self.negative,
-                        seed=p.seed + index,
-                        steps=p.sample_steps,
-                        size=size,
-                        guidance=guidance,
-                    )
+                    image = self._sample_one(text, seed=p.seed + index, size=size, guidance=guidance)
                     path = folder / f"step{step:06d}_{index}.png"
                     image.save(path)
                     paths.append(path)
         finally:
             model.train()
+        self.stage = stage
         self.samples += paths
         return paths
+
+    def _sample_one(self, text, *, seed: int, size: int, guidance: float):
+        """One sample; on an out-of-memory, once per run, the memory is freed and the VAE switched to tiles
+        and slices (the decode is a sample's largest moment), and the sample drawn again."""
+        import torch
+
+        def draw():
+            return self.family.sample(
+                self.loaded,
+                text,
+                self.negative,
+                seed=seed,
+                steps=self.params.sample_steps,
+                size=size,
+                guidance=guidance,
+            )
+
+        try:
+            return draw()
+        except torch.cuda.OutOfMemoryError as exc:
+            if self._samples_tiled:
+                raise
+            self._samples_tiled = True
+            free_cuda()
+            vae = self.loaded.pipe.vae
+            for switch in ("enable_tiling", "enable_slicing"):
+                if hasattr(vae, switch):
+                    getattr(vae, switch)()
+            sentence = "Out of GPU memory while making samples — drawing them with the VAE in tiles"
+            self.ctx.log("training.oom_sampling", f"{sentence}: {str(exc)[:200]}", stage="sampling")
+            self.ctx.progress(message=sentence)
+            return draw()
 
     def _sampled(self, step: int) -> bool:
         return all(
@@ -413,6 +455,7 @@ class LoraTrainer(WarmSetupMixin):
         p = self.params
         kept = False
         try:
+            self.stage = "loading"
             self.setup()
             if p.sample_every and self.start_step == 0:
                 self.ctx.progress(step=0, total=p.steps)
@@ -433,21 +476,21 @@ class LoraTrainer(WarmSetupMixin):
                     samples=[str(x) for x in self.sample(self.start_step)],
                 )
             self.ctx.progress(phase="training", step=self.start_step, total=p.steps, message="Training")
+            self.stage = "training"
             for step in range(self.start_step + 1, p.steps + 1):
                 if self.ctx.is_cancelled():
                     kept = self._stop_checkpoint(step - 1, self._last_saved)
                     raise Cancelled(f"Stopped at step {step - 1}; {kept}")
                 self.train_step(step)
+            self.stage = "saving"
             final = self.save_final()
             kept = True
         except Cancelled:
             kept = True  # stopped between steps: the base is intact
             raise
-        except torch.cuda.OutOfMemoryError:
+        except torch.cuda.OutOfMemoryError as exc:
             raise PluginError(
-                "The GPU ran out of memory.",
-                code="oom",
-                details={"last_checkpoint": str(self.checkpoints[-1]) if self.checkpoints else None},
+                "The GPU ran out of memory.", code="oom", details=self._oom_details(exc)
             ) from None
         finally:
             self._give_back(kept)
@@ -499,6 +542,26 @@ class LoraTrainer(WarmSetupMixin):
                 event["message"] = "Saving the LoRA"
         self.ctx.progress(**event)
         return loss
+
+    def _oom_details(self, exc: BaseException) -> dict[str, Any]:
+        """What the service needs to step down and resume: where it ran out (the memory model's phase),
+        the step a resume continues from, and the card."""
+        import torch
+
+        stage = self.stage
+        self.ctx.log("training.oom", f"out of GPU memory while {stage}: {str(exc)[:300]}", stage=stage)
+        vram = None
+        if self.on_gpu:
+            vram = torch.cuda.get_device_properties(self.device).total_memory / 1e9
+        states = sorted((self.out / "state").glob(f"{self.request.name}_*.pt"))
+        return {
+            "stage": stage,
+            "phase": {"loading": "preparing", "saving": "training"}.get(stage, stage),
+            "on_gpu": self.on_gpu,
+            "vram_gb": vram,
+            "resume_step": int(states[-1].stem.rsplit("_", 1)[1]) if states else 0,
+            "last_checkpoint": str(self.checkpoints[-1]) if self.checkpoints else None,
+        }
 
     def _stop_checkpoint(self, step: int, last_saved: int) -> str:
         if step > last_saved:
