@@ -217,6 +217,12 @@ class TrainingParams:
     sample_steps: int = _f(
         20, "Denoising steps for each preview image.", advanced=True, label="Sample steps", min=1, max=100
     )
+    compile_blocks: bool = _f(
+        False,
+        "Compile the model's blocks for faster steps after about a minute of compiling. NVIDIA GPUs only.",
+        advanced=True,
+        label="Compile the model",
+    )
     low_vram: bool = _f(
         False,
         "Read the captions on the CPU and work on pictures in tiles: several GB less GPU memory, a slower start.",

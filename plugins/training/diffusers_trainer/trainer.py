@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import random
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from plugins.base import Cancelled, PluginError, RunContext, bf16_on, free_cuda, share_key, warm_memory
 from plugins.lora_format import training_metadata
+from plugins.training.diffusers_trainer import gpu_switches
 from plugins.training.diffusers_trainer.families import FAMILIES, Encoded, Family, Loaded
 from plugins.training.diffusers_trainer.lora_io import load_state, save_lora, save_state
 from plugins.training.diffusers_trainer.warm import WarmCache
@@ -77,6 +79,7 @@ class LoraTrainer(WarmSetupMixin):
         self.phase_seconds: dict[str, float] = {}
         self.stage = "loading"  # loading | preparing | training | sampling | saving: where an OOM struck
         self._samples_tiled = False
+        self.switches: gpu_switches.Switches | None = None
         self.warm = warm
         base = request.base
         self.warm_key = (
@@ -148,6 +151,9 @@ class LoraTrainer(WarmSetupMixin):
         self.phase_seconds["prepare"] = time.monotonic() - tick
         self.ctx.check_cancelled()
         self._add_adapter()
+        self.switches = gpu_switches.decide(self.device, p)
+        gpu_switches.apply(self.switches, self.loaded.model)
+        self.ctx.log("training.gpu_switches", self.switches.sentence(), **asdict(self.switches))
         self._make_optimizer()
         if self.request.resume:
             self._resume()
@@ -212,7 +218,8 @@ class LoraTrainer(WarmSetupMixin):
 
             self.optimizer = bnb.optim.AdamW8bit(params, lr=p.learning_rate, weight_decay=1e-2)
         else:
-            self.optimizer = torch.optim.AdamW(params, lr=p.learning_rate, weight_decay=1e-2)
+            kernel = self.switches.optimizer_kwargs() if self.switches else {}
+            self.optimizer = torch.optim.AdamW(params, lr=p.learning_rate, weight_decay=1e-2, **kernel)
         self.scheduler = get_scheduler(
             p.lr_scheduler, self.optimizer, num_warmup_steps=p.warmup_steps, num_training_steps=p.steps
         )
@@ -278,6 +285,7 @@ class LoraTrainer(WarmSetupMixin):
                 "isengard_seed": str(p.seed),
                 "isengard_class_word": r.class_word,
                 "ss_seed": str(p.seed),
+                **(self.switches.metadata() if self.switches else {}),
             },
         )
 
