@@ -39,12 +39,13 @@ def summary(times: dict[str, list[float]], baseline: str) -> dict[str, dict[str,
     }
 
 
-def write_report(name: str, data: dict, folder: Path | None = None) -> Path:
+def write_report(name: str, data: dict, folder: Path | None = None, *, quiet: bool = False) -> Path:
     out = (folder or ROOT / "reports") / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     data = {"benchmark": name, "machine": platform.platform(), "python": platform.python_version(), **data}
     out.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(data, indent=2))
+    if not quiet:
+        print(json.dumps(data, indent=2))
     return out
 
 

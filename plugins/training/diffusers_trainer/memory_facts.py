@@ -244,8 +244,12 @@ def _inputs(family: str, config, side: int, tokens: int):
     import torch
 
     if family == "flux":
-        latents = torch.randn(1, 16, side, side)
-        return latents, {"prompt_embeds": torch.empty(1, tokens, 4096), "pooled": torch.empty(1, 768)}
+        # the transformer's input packs 2×2 latent pixels
+        latents = torch.randn(1, config.in_channels // 4, side, side)
+        return latents, {
+            "prompt_embeds": torch.empty(1, tokens, config.joint_attention_dim),
+            "pooled": torch.empty(1, config.pooled_projection_dim),
+        }
     if family == "zimage":
         return torch.randn(1, config.in_channels, side, side), {
             "prompt_embeds": torch.empty(tokens, config.cap_feat_dim)
