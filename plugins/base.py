@@ -234,6 +234,23 @@ def subprocess_gpu(device: str | None, env: dict[str, str]) -> str | None:
     return ids[index] if index < len(ids) else None
 
 
+def direct_placement(device: str | None) -> str | None:
+    """The `device_map` that loads a pipeline's weights straight onto `device` (no copy through host memory
+    on a GPU): diffusers places whole pipelines only on its default GPU or the CPU; None elsewhere (the
+    pipeline is then moved after loading)."""
+    if device in ("cpu", "cuda", "cuda:0"):
+        return "cpu" if device == "cpu" else "cuda"
+    return None
+
+
+def loaded_in_place(pipe):
+    """A pipeline loaded with a device map, freed of it so it can be moved later (warm hand-overs, the
+    text encoders' turn): the weights stay where they were loaded."""
+    if getattr(pipe, "hf_device_map", None) is not None:
+        pipe.reset_device_map()
+    return pipe
+
+
 def free_cuda() -> None:
     """After an out-of-memory: what the failed attempt held is collected and the GPU's cache emptied, so a
     lighter retry starts from free memory (nothing to do without torch or a GPU)."""

@@ -15,7 +15,9 @@ from plugins.base import (
     PluginSettings,
     RunContext,
     bf16_on,
+    direct_placement,
     free_cuda,
+    loaded_in_place,
     missing_packages,
     share_key,
 )
@@ -108,7 +110,9 @@ class DiffusersImageBackend(ImageBackend):
         path = Path(request.base.local_path or request.base.source)
         recipe = RECIPES[request.base.family]
         kwargs: dict[str, Any] = {"dtype": dtype, **recipe.load_kwargs()}
-        pipe = getattr(diffusers, recipe.pipeline).from_pretrained(str(path), **kwargs)
+        if not offload and direct_placement(device):
+            kwargs["device_map"] = direct_placement(device)  # straight onto the device
+        pipe = loaded_in_place(getattr(diffusers, recipe.pipeline).from_pretrained(str(path), **kwargs))
         pipe.set_progress_bar_config(disable=True)
         if offload and device.startswith("cuda"):
             pipe.enable_model_cpu_offload(device=device)

@@ -123,7 +123,8 @@ class LoraTrainer(WarmSetupMixin):
             warm_memory.make_room(None, self.device)  # what this GPU keeps (for pictures, another base) goes
             if self.warm is not None:
                 self.warm.stats["base_loads"] += 1
-            self.loaded = self.family.load(path, dtype=self.dtype, quantize=p.quantize_base)
+            whole = None if self.captions_on_cpu else self.device  # Low-VRAM: placed part by part
+            self.loaded = self.family.load(path, dtype=self.dtype, quantize=p.quantize_base, device=whole)
             self._place(self.loaded.pipe)
         pipe = self.loaded.pipe
         self.phase_seconds["load"] = time.monotonic() - tick

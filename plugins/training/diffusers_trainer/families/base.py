@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugins.base import direct_placement, loaded_in_place
+
 
 @dataclass
 class Encoded:
@@ -58,11 +60,15 @@ class Family(ABC):
     @abstractmethod
     def pipeline_class(self): ...
 
-    def load(self, path: Path, *, dtype, quantize: bool) -> Loaded:
+    def load(self, path: Path, *, dtype, quantize: bool, device: str | None = None) -> Loaded:
+        """`device`: where the whole pipeline goes, loaded straight there when diffusers can (None: it is
+        placed part by part afterwards, as in Low-VRAM mode)."""
         kwargs: dict[str, Any] = {"dtype": dtype}
         if quantize:
             kwargs[self.model_attr] = self._quantized_model(path, dtype)
-        pipe = self.pipeline_class().from_pretrained(str(path), **kwargs)
+        elif direct_placement(device):
+            kwargs["device_map"] = direct_placement(device)
+        pipe = loaded_in_place(self.pipeline_class().from_pretrained(str(path), **kwargs))
         return self.adopt(pipe, path, dtype)
 
     def adopt(self, pipe, path: Path, dtype) -> Loaded:
