@@ -430,6 +430,29 @@ def test_failure_shows_the_last_output(aitk_ctx, tmp_path):
     assert "ai-toolkit failed: Model not found" in job.error and "Last output:" in job.error
 
 
+def test_an_out_of_memory_in_ai_toolkit_steps_down_and_resumes(aitk_ctx, tmp_path, monkeypatch):
+    """The stand-in runs out of GPU memory at step 12 (worded as torch's OutOfMemoryError), once: the studio
+    turns on gradient checkpointing and ai-toolkit resumes from its step-10 checkpoint to the end."""
+    ctx = aitk_ctx
+    monkeypatch.setenv("STANDIN_OOM_AT_STEP", "12")
+    monkeypatch.setenv("STANDIN_OOM_MARKER", str(tmp_path / "ran-out-once"))
+    job = ctx.runner.wait(
+        ctx.training.submit(
+            "Aitk Person",
+            base_model="tiny-flux",
+            backend="ai-toolkit",
+            preset="tiny-cpu",
+            overrides={"steps": 20, "save_every": 10, "sample_every": 0, "gradient_checkpointing": False},
+        ),
+        timeout=120,
+    )
+    assert job.status == "succeeded", job.error
+    said = [e.data["message"] for e in ctx.runner.events(job.id, type_="progress") if e.data.get("message")]
+    assert "Out of GPU memory — continuing with gradient checkpointing from step 10" in said
+    assert job.params["params"]["gradient_checkpointing"] is True
+    assert (tmp_path / "ran-out-once").exists()
+
+
 def test_cancel_works_even_when_the_studio_ignores_sigint(tmp_path):
     """A studio started in the background inherits SIGINT as ignored; ai-toolkit must still stop on it."""
     script = tmp_path / "driver.py"

@@ -32,6 +32,9 @@ def _redact(text: str) -> str:
     return text
 
 
+OUT_OF_MEMORY = re.compile(r"out of memory|OutOfMemoryError", re.IGNORECASE)
+
+
 class AIToolkitTrainer(TrainingBackend):
     name = "ai-toolkit"
     version = "1.0.0"
@@ -197,6 +200,21 @@ class AIToolkitTrainer(TrainingBackend):
         if code != 0 or state.error:
             tail = "\n".join(list(state.stderr_tail)[-8:]) or "\n".join(list(state.stdout_tail)[-8:])
             reason = state.error or f"it exited with code {code}"
+            if OUT_OF_MEMORY.search(f"{reason}\n{tail}"):  # the core steps down and resumes (training/oom.py)
+                done = [
+                    int(c.stem.rsplit("_", 1)[1]) for c in checkpoints if c.stem.rsplit("_", 1)[1].isdigit()
+                ]
+                raise PluginError(
+                    "The GPU ran out of memory.",
+                    code="oom",
+                    details={
+                        "stage": "training" if state.step else "loading",
+                        "phase": "training" if state.step else "preparing",
+                        "on_gpu": cuda,
+                        "resume_step": max(done, default=0),
+                        "last_checkpoint": str(checkpoints[-1]) if checkpoints else None,
+                    },
+                )
             raise PluginError(f"ai-toolkit failed: {reason}\nLast output:\n{tail}", code="aitoolkit_failed")
         if not final.exists():
             raise PluginError(
