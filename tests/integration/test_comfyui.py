@@ -346,7 +346,7 @@ def _newer_form(comfy_ctx, tmp_path, family: str, guidance: float) -> GenerateFo
     ],
 )
 def test_newer_family_workflows_through_comfyui(comfy_ctx, fake, tmp_path, family, clip_type, guidance, cfg):
-    fake.version = "0.3.76"
+    fake.version = "0.9.2"  # new enough for every family (FLUX.2 [klein] needs 0.9.2)
     fake.with_flux2()
     unet, encoder, vae = NEWER[family]
     for folder, name in (("diffusion_models", unet), ("text_encoders", encoder), ("vae", vae)):
@@ -370,7 +370,7 @@ def test_newer_family_workflows_through_comfyui(comfy_ctx, fake, tmp_path, famil
     assert sampler["inputs"]["cfg"] == cfg  # Z-Image's 0 (off) is ComfyUI's CFG 1
 
 
-@pytest.mark.parametrize(("family", "needs"), [("zimage", "0.3.75"), ("flux2_klein", "0.3.71")])
+@pytest.mark.parametrize(("family", "needs"), [("zimage", "0.3.75"), ("flux2_klein", "0.9.2")])
 def test_a_server_too_old_for_a_family_says_so_before_queueing(comfy_ctx, fake, tmp_path, family, needs):
     """The recorded 0.3.64 has no FLUX.2 nodes and cannot load Z-Image: one sentence, nothing queued."""
     unet, encoder, vae = NEWER[family]
@@ -381,6 +381,21 @@ def test_a_server_too_old_for_a_family_says_so_before_queueing(comfy_ctx, fake, 
     assert job.status == "failed"
     assert job.error.startswith("This ComfyUI (0.3.64) is too old for ")
     assert f"it needs ComfyUI {needs} or newer" in job.error
+    assert not any(path == "/prompt" for _, path, _ in fake.requests)
+
+
+def test_a_server_with_flux2_dev_but_before_klein_is_refused_for_klein(comfy_ctx, fake, tmp_path):
+    """0.3.71 ≤ version < 0.9.2 passed the old check (FLUX.2 support) and failed mid-graph on klein's
+    text encoder: now it is refused before anything is queued."""
+    fake.version = "0.5.1"
+    unet, encoder, vae = NEWER["flux2_klein"]
+    for folder, name in (("diffusion_models", unet), ("text_encoders", encoder), ("vae", vae)):
+        fake.add_model(folder, name)
+    job = comfy_ctx.runner.wait(
+        comfy_ctx.generation.submit(_newer_form(comfy_ctx, tmp_path, "flux2_klein", 1.0))[0], 60
+    )
+    assert job.status == "failed" and "This ComfyUI (0.5.1) is too old" in job.error
+    assert "it needs ComfyUI 0.9.2 or newer" in job.error
     assert not any(path == "/prompt" for _, path, _ in fake.requests)
 
 
