@@ -15,6 +15,8 @@ from isengard.evaluation.evaluate_job import EvaluationService
 from isengard.generation.gallery import PictureGallery
 from isengard.generation.options import load_generation_config
 from isengard.generation.service import GenerationService
+from isengard.hub.importer import HubImporter
+from isengard.hub.publish import HubPublisher
 from isengard.jobs import JobRunner
 from isengard.models.catalogue import Catalogue, load_catalogue
 from isengard.models.manager import ModelManager
@@ -51,6 +53,8 @@ class AppContext:
     backups: DailyBackups | None = None
     library: LoraLibrary | None = None  # the LoRA library the studio shows (names, notes, model cards)
     gallery: PictureGallery | None = None  # every picture made, with favourites
+    hub: HubPublisher | None = None  # publishing LoRAs to the Hugging Face Hub
+    hub_import: HubImporter | None = None  # bringing LoRAs in from it
     workers: list = field(default_factory=list)  # the studio's own GPU workers (REDIS_URL: one per GPU)
 
     @property
@@ -238,6 +242,12 @@ def bootstrap(
         evaluation,
     )
     ctx.library = LoraLibrary(loras, runner, catalogue, training)
+    ctx.hub = HubPublisher(
+        runner=runner, library=ctx.library, store=loras, tokens=tokens, endpoint=settings.hub_endpoint
+    )
+    ctx.hub_import = HubImporter(
+        store=loras, tokens=tokens, endpoint=settings.hub_endpoint, tmp_dir=paths.tmp
+    )
     ctx.gallery = PictureGallery(db, paths, generation)
     if start_runner:
         runner.start()

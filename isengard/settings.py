@@ -37,6 +37,9 @@ class Settings:
     ai_toolkit_dir: Path | None = None
     ai_toolkit_python: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
+    hub_endpoint: str | None = (
+        None  # HF_ENDPOINT: another Hub (a mirror, an on-premise Hub); None: huggingface.co
+    )
     redis_url: str | None = field(default=None, repr=False)  # GPU jobs through Redis to workers anywhere
     worker_token: str | None = field(default=None, repr=False)  # what studio and workers sign jobs with
     auth: tuple[str, str] | None = field(default=None, repr=False)
@@ -120,6 +123,7 @@ class Settings:
             ai_toolkit_dir=_opt_path(env, "AI_TOOLKIT_DIR"),
             ai_toolkit_python=_opt_path(env, "AI_TOOLKIT_PYTHON"),
             hf_token=(env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or "").strip() or None,
+            hub_endpoint=(env.get("HF_ENDPOINT") or "").strip().rstrip("/") or None,
             auth=_auth(env),
             share=_bool(env, "ISENGARD_SHARE", False),
             redis_url=_redis_url(env),

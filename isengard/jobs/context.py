@@ -48,6 +48,7 @@ class JobContext:
         self._pending: list[tuple[float, str, dict[str, Any]]] = []
         self._last_flush = 0.0
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         self._eta = EtaSmoother()
         self.place: GpuPlace | None = None  # the GPU this job holds (set when it gets its slot)
         row = db.one("SELECT max(seq) FROM job_events WHERE job_id=?", (job.id,))
@@ -103,7 +104,13 @@ class JobContext:
             return dict(self._snapshot)
 
     def flush(self) -> None:
-        """Write pending events. A failed write keeps them pending and raises: the job then fails."""
+        """Write pending events. A failed write keeps them pending and raises: the job then fails. One
+        flush at a time: a plugin reporting from several threads (parallel uploads) would otherwise number
+        two batches of events alike."""
+        with self._flush_lock:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             pending = list(self._pending)
             snapshot = dict(self._snapshot)

@@ -137,23 +137,32 @@ class LoraLibrary:
         return plan
 
     # sharing ------------------------------------------------------------------------------------------
-    def model_card(self, lora_id: int, sample_names: list[str] = ()) -> str:
-        """A Hugging Face style README: what it is, the trigger word, the base and its licence, samples."""
+    def model_card(self, lora_id: int, sample_names: list[str] = (), *, file_name: str | None = None) -> str:
+        """A Hugging Face model card (README.md): the Hub's metadata header, then what it is, the trigger
+        word, the base and its licence, what made it, the likeness, the samples."""
+        from isengard import __version__
+        from isengard.hub.card import front_matter
+
         record = self.store.get(int(lora_id))
         model = self.catalogue.get(record.base_model) if record.base_model in self.catalogue.ids() else None
         title = record.metadata.get("title") or record.character_name or record.name
         family = FAMILY_LABELS.get(record.family, record.family)
         licence = model.licence_note.removeprefix("Licence: ") if model else "see the base model's own page"
         base_repo = model.source if model and not model.custom and not model.tiny else ""
-        front = ["---", "library_name: diffusers", "tags:", "- lora", "- text-to-image", "- isengard"]
-        if base_repo:
-            front.append(f"base_model: {base_repo}")
-        if record.trigger_word:
-            front.append(f"instance_prompt: {record.trigger_word}")
-        front.append("---")
+        prompts = self.sample_prompts(record)
+        widgets = [(prompts[i % len(prompts)], f"samples/{name}") for i, name in enumerate(sample_names)]
+        front = front_matter(
+            family=record.family,
+            base_repo=base_repo,
+            licence=model.licence if model else None,
+            trigger=record.trigger_word,
+            widgets=widgets,
+        )
         steps = self.steps(record)
+        rank = record.metadata.get("isengard_rank") or record.metadata.get("rank")
+        made = f"Isengard {__version__} · {family}" + (f" · {steps:,} steps" if steps else "")
         lines = [
-            *front,
+            front,
             "",
             f"# {title}",
             "",
@@ -165,7 +174,8 @@ class LoraLibrary:
             f"* **Base model:** {self.base_label(record)}" + (f" (`{base_repo}`)" if base_repo else ""),
             f"* **Licence of the base model:** {licence}. The LoRA is used under the base model's terms.",
             f"* **Training:** {steps:,} steps" if steps else "* **Training:** imported file",
-            f"* **File:** `{record.path.name}` (works in Isengard, diffusers, ComfyUI and A1111/Forge)",
+            f"* **File:** `{file_name or record.path.name}` (works in Isengard, diffusers, ComfyUI and A1111/Forge)",
+            f"* **Made with:** {made}" + (f" · rank {rank}" if rank else ""),
         ]
         lines += self.likeness_lines(record)
         notes = record.metadata.get("notes")
@@ -176,6 +186,14 @@ class LoraLibrary:
             lines += [f"![sample {i + 1}](samples/{name})" for i, name in enumerate(sample_names)]
         lines += ["", "Only use a likeness LoRA of a person who agreed to it."]
         return "\n".join(lines) + "\n"
+
+    def sample_prompts(self, record: LoraRecord) -> list[str]:
+        """The prompts its samples were drawn with (the training's own, else the probe set)."""
+        from isengard.evaluation.probes import probe_prompts
+
+        job = self.runner.get(record.job_id) if record.job_id else None
+        chosen = (job.params.get("sample_prompts") if job else None) or []
+        return list(chosen) or probe_prompts(record.trigger_word or "the person")
 
     def likeness_lines(self, record) -> list[str]:
         """The card's likeness section: each scored checkpoint in words, with its faces and flags."""

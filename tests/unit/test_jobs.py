@@ -39,6 +39,29 @@ def test_job_succeeds_with_progress_and_result(runner):
     assert statuses == ["running", "succeeded"]
 
 
+def test_progress_from_several_threads_of_one_job_loses_nothing(runner):
+    """A plugin that reports from its own threads (huggingface_hub uploads files in parallel): every event
+    is kept, numbered once — two flushes at the same moment once numbered their batches alike."""
+
+    def handler(ctx, params):
+        def report(worker: int) -> None:
+            for i in range(40):
+                ctx.progress(message=f"worker {worker} part {i}")  # a message flushes at once
+
+        threads = [threading.Thread(target=report, args=(w,)) for w in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return {}
+
+    runner.register("parallel", handler, uses_gpu=False)
+    job = runner.wait(runner.submit("parallel", {}, title="Parallel"), timeout=30)
+    assert job.status == "succeeded", job.error
+    said = [e.data["message"] for e in runner.events(job.id, type_="progress")]
+    assert sorted(said) == sorted(f"worker {w} part {i}" for w in range(6) for i in range(40))
+
+
 def test_failures_keep_a_clear_message(runner):
     def user_error(ctx, params):
         raise IsengardError("The photo folder is empty.")
