@@ -1,6 +1,7 @@
 """The Training tab's LoRA library: a person's finished LoRAs by human name, what each is (trigger word,
 base and its licence, steps, notes), its checkpoints folded under it, rename, notes, delete (saying what
-goes), download with a model card, likeness, and importing a LoRA file from elsewhere."""
+goes), download with a model card, likeness, sharing on Hugging Face, and importing a LoRA file from elsewhere
+or from Hugging Face (hub_panel.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 from isengard.errors import InputError
+from isengard.ui import hub_panel
 from isengard.ui.actions import ui_action
 from isengard.ui.hints import FieldHints, hint_line
 from isengard.ui.job_views import progress_html
@@ -118,12 +120,14 @@ def build(ctx, shared) -> Library:
                 with gr.Row():
                     yes = gr.Button("Yes, delete", variant="stop", elem_id="train-lora-delete-yes")
                     keep = gr.Button("Keep it", elem_id="train-lora-delete-no")
+        wire_publish = hub_panel.publish_box(ctx)
         upload = gr.File(
             label="Import a LoRA file (.safetensors) from elsewhere: any family, any trainer",
             file_types=[".safetensors"],
             elem_id="train-import-lora",
         )
         import_hint = hint_line("train-import-hint")
+        wire_hub_import = hub_panel.import_box(ctx, lambda char_id, keep: choices(ctx, char_id, keep=keep))
 
     lora_hints = FieldHints({"lora": lora_hint}, default="lora")
     title_hints = FieldHints({"LoRA": title_hint}, default="LoRA")
@@ -285,8 +289,10 @@ def build(ctx, shared) -> Library:
         upload.upload(
             do_import, inputs=[upload, character], outputs=[upload, pick, *import_hints.components], **private
         )
+        wire_hub_import(pick, character)
 
     shared.later(wire)
+    wire_publish(pick)
     save_notes.click(do_notes, inputs=[pick, notes], outputs=[card, *notes_hints.components], **private)
     keep.click(lambda: gr.update(visible=False), outputs=[confirm], **private)
     measure.click(
