@@ -83,7 +83,14 @@ def plugin_settings(settings: Settings, paths: Paths) -> PluginSettings:
         workflows_dir=PROJECT_ROOT / "workflows",
         gpu_name=detect_device().name if detect_device().kind == "cuda" else None,
         gpu_vram_gb=detect_device().vram_gb if detect_device().kind == "cuda" else None,
-        extra={"caption_model": settings.caption_model} if settings.caption_model else {},
+        extra={
+            key: value
+            for key, value in (
+                ("caption_model", settings.caption_model),
+                ("florence_model", settings.florence_model),
+            )
+            if value
+        },
     )
 
 

@@ -45,7 +45,10 @@ class Settings:
     auth: tuple[str, str] | None = field(default=None, repr=False)
     share: bool = False
     max_upload_mb: int = 50
-    caption_model: str | None = None
+    caption_model: str | None = None  # ISENGARD_CAPTION_MODEL: BLIP's weights (a folder or a Hub repo)
+    florence_model: str | None = (
+        None  # ISENGARD_FLORENCE_MODEL: Florence-2's weights (a folder or a Hub repo)
+    )
 
     @property
     def fast_test(self) -> bool:
@@ -130,6 +133,7 @@ class Settings:
             worker_token=_worker_token(env),
             max_upload_mb=_int(env, "ISENGARD_MAX_UPLOAD_MB", 50, 1, 2048),
             caption_model=env.get("ISENGARD_CAPTION_MODEL", "").strip() or None,
+            florence_model=env.get("ISENGARD_FLORENCE_MODEL", "").strip() or None,
         )
 
 

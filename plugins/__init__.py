@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings) -> None:
     """Register every built-in plugin. A plugin that cannot run here still registers and says why."""
     from plugins.captioning.blip import BlipCaptioner
+    from plugins.captioning.florence2 import Florence2Captioner
     from plugins.captioning.template import TemplateCaptioner
     from plugins.evaluation.dlib_faces import DlibEvaluator
     from plugins.image.comfyui import ComfyUIBackend
@@ -31,5 +32,6 @@ def register_builtin_plugins(registry: PluginRegistry, settings: PluginSettings)
     registry.register(DiffusersImageBackend(settings))
     registry.register(ComfyUIBackend(settings))
     registry.register(TemplateCaptioner())
+    registry.register(Florence2Captioner(settings))
     registry.register(BlipCaptioner(settings))
     registry.register(DlibEvaluator())

@@ -35,7 +35,20 @@ def _link_or_copy(source: Path, target: Path) -> Path | None:
 
 
 def _caption_uses_gpu(params: dict[str, Any]) -> bool:
-    return params.get("captioner") != "template"  # the template captioner is instant CPU work
+    """A model captioner takes a GPU slot where there is a GPU; without one it runs on the CPU pool (the
+    template captioner is instant CPU work)."""
+    from isengard.device import list_gpus
+
+    return params.get("captioner") != "template" and bool(list_gpus())
+
+
+def default_captioner(registry) -> str:
+    """Florence-2 where its weights are here already (a folder, or downloaded once), else the template."""
+    try:
+        florence = registry.get("captioning", "florence2")
+    except KeyError:
+        return "template"
+    return "florence2" if florence.availability().ok and florence.weights_present() else "template"
 
 
 class CaptionsMixin:

@@ -37,7 +37,10 @@ def add_parser(sub) -> None:
     q.add_argument("photos", nargs="+", metavar="FILE", help="photos, or folders of photos")
     q.add_argument("--no-check", action="store_true", help="skip the dataset checks")
     q = action("caption", "caption every photo")
-    q.add_argument("--captioner", default="template", help="template (instant) or blip (a model)")
+    q.add_argument(
+        "--captioner",
+        help="template (instant), florence2 or blip (models); default: florence2 when its weights are here",
+    )
     q.add_argument(
         "--template", help="for the template captioner, e.g. 'a photo of {trigger}, a {class_word}'"
     )
@@ -209,8 +212,13 @@ def _dispatch(ctx, args) -> int:
             _print_report(ctx, character.id)
         return out.get("exit_code", 0)
     if action == "caption":
+        from isengard.characters.captions import default_captioner
+
         job_id = svc.submit_captions(
-            character.id, captioner=args.captioner, template=args.template, keep_edited=not args.all
+            character.id,
+            captioner=args.captioner or default_captioner(ctx.registry),
+            template=args.template,
+            keep_edited=not args.all,
         )
         result = _run_job(ctx, job_id, args.json)
         if args.json:

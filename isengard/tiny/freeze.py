@@ -16,7 +16,7 @@ import time
 from isengard.tiny.frozen import modules_of, save_frozen, weights_file
 from isengard.tiny.models import FAMILIES, VAE_STEPS
 
-NAMES = (*FAMILIES, "blip")
+NAMES = (*FAMILIES, "blip", "florence2")
 
 
 def freeze(name: str) -> None:
@@ -28,6 +28,12 @@ def freeze(name: str) -> None:
 
         model, _ = blip_architecture()
         save_frozen(weights_file(name), {"model": model}, note="tiny BLIP: random weights")
+        return
+    if name == "florence2":
+        from isengard.tiny.florence2 import florence2_architecture
+
+        model, _ = florence2_architecture()
+        save_frozen(weights_file(name), {"model": model}, note="tiny Florence-2: random weights")
         return
     builder = importlib.import_module(f"isengard.tiny.{name}")
     pipe = builder.build(vae_steps=VAE_STEPS)

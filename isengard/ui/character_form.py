@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from isengard.characters.captions import default_captioner
 from isengard.characters.naming import CLASS_WORDS
 from isengard.ui import photo_review
 from isengard.ui.character_views import (
@@ -28,7 +29,8 @@ WELCOME = """
 </div>"""
 
 CAPTIONER_HELP = (
-    "Template: the same simple caption for every photo (instant). BLIP: a model describes each photo."
+    "Template: one simple caption for all (instant). Florence-2 or BLIP: a model describes each photo, "
+    "but not the face."
 )
 
 
@@ -157,7 +159,7 @@ def build(ctx, shared) -> Parts:
                     captioner = gr.Dropdown(
                         label="Captioner",
                         choices=captioners,
-                        value="template",
+                        value=default_captioner(ctx.registry),
                         elem_id="char-captioner",
                         info=CAPTIONER_HELP,
                         scale=2,

@@ -57,6 +57,14 @@ def _ai_toolkit(tmp: Path, models: Path) -> tuple[Plugin, str]:
     return AIToolkitTrainer(settings, stop_grace=10.0), "flux"
 
 
+def _florence2(tmp: Path, models: Path) -> tuple[Plugin, str]:
+    from isengard.tiny.florence2 import build_tiny_florence2
+    from plugins.captioning.florence2 import Florence2Captioner
+
+    source = build_tiny_florence2(models / "tiny-florence2")
+    return Florence2Captioner(PluginSettings(mode="production", data_dir=tmp), source=str(source)), "sd15"
+
+
 def _blip(tmp: Path, models: Path) -> tuple[Plugin, str]:
     from isengard.tiny.blip import build_tiny_blip
 
@@ -80,6 +88,7 @@ FACTORIES: dict[tuple[str, str], Callable[[Path, Path], tuple[Plugin, str]]] = {
     ("evaluation", "dlib"): lambda tmp, models: (DlibEvaluator(), "any"),
     ("captioning", "template"): lambda tmp, models: (TemplateCaptioner(), "sd15"),
     ("captioning", "blip"): _blip,
+    ("captioning", "florence2"): _florence2,
 }
 
 
