@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 WORDS = [
@@ -43,20 +42,9 @@ WORDS = [
 def build_tiny_blip(target: Path) -> Path:
     """Build (once) and save a tiny BLIP in transformers format under `target`, with the weights shipped in
     the package (`isengard/tiny/frozen.py`)."""
-    from isengard.tiny.frozen import load_frozen, weights_file
+    from isengard.tiny.frozen import save_tiny_transformers
 
-    target = Path(target)
-    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
-        return target
-    model, processor = blip_architecture()
-    load_frozen(weights_file("blip"), {"model": model})
-    tmp = target.with_name(target.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
+    return save_tiny_transformers(target, "blip", blip_architecture)
 
 
 def blip_architecture(seed: int = 0):

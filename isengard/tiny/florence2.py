@@ -4,7 +4,6 @@ vision tower and a BART encoder-decoder) with an offline word-level tokenizer an
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from isengard.tiny.blip import WORDS
@@ -16,20 +15,9 @@ EXTRA_WORDS = ["describe", "with", "paragraph", "what", "is", "shown", "image", 
 
 def build_tiny_florence2(target: Path) -> Path:
     """Build (once) and save the tiny Florence-2 in transformers format under `target`."""
-    from isengard.tiny.frozen import load_frozen, weights_file
+    from isengard.tiny.frozen import save_tiny_transformers
 
-    target = Path(target)
-    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
-        return target
-    model, processor = florence2_architecture()
-    load_frozen(weights_file("florence2"), {"model": model})
-    tmp = target.with_name(target.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return target
+    return save_tiny_transformers(target, "florence2", florence2_architecture)
 
 
 def florence2_architecture(seed: int = 0):

@@ -79,3 +79,22 @@ def load_frozen(path: Path, modules: dict) -> dict:
         if configs.get(name):
             module.register_to_config(**configs[name])
     return {owner[1:]: tensors for owner, tensors in grouped.items() if owner.startswith("@")}
+
+
+def save_tiny_transformers(target: Path, name: str, architecture) -> Path:
+    """Build (once) a tiny transformers model and its processor under `target`: `architecture()` gives them
+    with random weights, the shipped `<name>` weights are loaded in, and both are saved whole or not at all."""
+    import shutil
+
+    target = Path(target)
+    if (target / "config.json").exists() and (target / "tokenizer.json").exists():
+        return target
+    model, processor = architecture()
+    load_frozen(weights_file(name), {"model": model})
+    tmp = target.with_name(target.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target

@@ -7,17 +7,12 @@ in production (`Salesforce/blip-image-captioning-base`, ~1 GB) or from a local f
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
-from plugins.base import Availability, PluginError, PluginSettings, RunContext, missing_packages
-from plugins.captioning.interface import Captioner, CaptionRequest, CaptionResult
+from plugins.base import RunContext
+from plugins.captioning.interface import CaptionRequest, CaptionResult
+from plugins.captioning.model_captioner import ModelCaptioner
 
 DEFAULT_SOURCE = "Salesforce/blip-image-captioning-base"
-OFFLINE = (
-    "The BLIP captioner could not be downloaded: this computer seems to be offline (or the Hugging Face "
-    "hub is unreachable). The simple template captioner needs no download."
-)
 _SUBJECT = re.compile(r"\b(a|an|the)\s+(woman|man|person|girl|boy|lady|guy|child|kid|baby|dog|cat)\b", re.I)
 
 
@@ -30,58 +25,21 @@ def place_trigger(caption: str, trigger: str, class_word: str) -> str:
     return caption
 
 
-class BlipCaptioner(Captioner):
+class BlipCaptioner(ModelCaptioner):
     name = "blip"
     version = "1.0.0"
     label = "BLIP (describes each photo)"
     description = "A captioning model writes what each photo shows; the trigger word replaces the subject."
+    default_source = DEFAULT_SOURCE
+    setting = "caption_model"
+    download_size = "~1 GB"
+    model_name = "BLIP"
 
-    def __init__(self, settings: PluginSettings, source: str | None = None):
-        self.settings = settings
-        self.source = source or settings.extra.get("caption_model") or DEFAULT_SOURCE
-        self._model = None
-        self._processor = None
-        self._lock = threading.Lock()
+    def _from_pretrained(self, source, dtype, kwargs):
+        from transformers import BlipForConditionalGeneration, BlipProcessor
 
-    @property
-    def _local(self) -> bool:
-        return Path(self.source).is_dir()
-
-    def availability(self) -> Availability:
-        if self.settings.mode == "fast-test" and not self._local:
-            return Availability.no("fast-test mode uses no model weights; use the template captioner")
-        if missing_packages("transformers"):
-            return Availability.no("the transformers package is not installed")
-        if self._local:
-            return Availability.yes(f"local model {self.source}")
-        return Availability.yes(f"downloads {self.source} (~1 GB) on first use")
-
-    def _load(self, ctx: RunContext):
-        with self._lock:
-            if self._model is None:
-                import torch
-                from transformers import BlipForConditionalGeneration, BlipProcessor
-
-                where = "" if self._local else " (about 1 GB to download on first use)"
-                ctx.progress(phase="preparing", message=f"Loading the captioning model{where}")
-                ctx.log("caption.model_load", f"loading {self.source}", source=self.source)
-                cache = Path(self.settings.data_dir) / "models" / "captioners"
-                kwargs = {} if self._local else {"cache_dir": str(cache), "token": self.settings.hf_token}
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-                dtype = torch.float16 if device == "cuda" else torch.float32
-                try:
-                    processor = BlipProcessor.from_pretrained(self.source, **kwargs)
-                    model = BlipForConditionalGeneration.from_pretrained(self.source, dtype=dtype, **kwargs)
-                except OSError as exc:  # transformers' answer to "not cached and cannot download"
-                    ctx.log("caption.model_unavailable", f"{self.source}: {exc}", source=self.source)
-                    if self._local:
-                        raise PluginError(
-                            f"The captioning model in {self.source} could not be read: {exc}"
-                        ) from exc
-                    raise PluginError(OFFLINE, code="offline") from exc
-                self._processor, self._model = processor, model
-                self._model.to(device).eval()
-            return self._model, self._processor
+        processor = BlipProcessor.from_pretrained(source, **kwargs)
+        return BlipForConditionalGeneration.from_pretrained(source, dtype=dtype, **kwargs), processor
 
     def run(self, request: CaptionRequest, ctx: RunContext) -> CaptionResult:
         import torch

@@ -11,18 +11,13 @@ folder (`ISENGARD_FLORENCE_MODEL`). On a CPU a photo takes seconds: progress is 
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
-from plugins.base import Availability, PluginError, PluginSettings, RunContext, missing_packages
-from plugins.captioning.interface import Captioner, CaptionRequest, CaptionResult
+from plugins.base import RunContext
+from plugins.captioning.interface import CaptionRequest, CaptionResult
+from plugins.captioning.model_captioner import ModelCaptioner
 
 DEFAULT_SOURCE = "florence-community/Florence-2-base"
 TASK = "<MORE_DETAILED_CAPTION>"
-OFFLINE = (
-    "The Florence-2 captioner could not be downloaded: this computer seems to be offline (or the Hugging Face "
-    "hub is unreachable). The simple template captioner needs no download."
-)
 # what belongs to the face (the trigger word learns it); expressions (smiling) and hair stay
 FACE = re.compile(
     r"\b(face|faces|facial|eyes?|eyebrows?|eyelashes|nose|lips|cheeks?|cheekbones?|jaw(?:line)?|chin|"
@@ -68,78 +63,23 @@ def identity_caption(text: str, trigger: str, class_word: str) -> str:
     return f"{head}, {body}" if body else head
 
 
-class Florence2Captioner(Captioner):
+class Florence2Captioner(ModelCaptioner):
     name = "florence2"
     version = "1.0.0"
     label = "Florence-2 (describes each photo)"
     description = (
         "A current captioning model describes clothes, setting, light and pose; the face is left out."
     )
+    default_source = DEFAULT_SOURCE
+    setting = "florence_model"
+    download_size = "~0.5 GB"
+    model_name = "Florence-2"
 
-    def __init__(self, settings: PluginSettings, source: str | None = None):
-        self.settings = settings
-        self.source = source or settings.extra.get("florence_model") or DEFAULT_SOURCE
-        self._model = None
-        self._processor = None
-        self._lock = threading.Lock()
+    def _from_pretrained(self, source, dtype, kwargs):
+        from transformers import Florence2ForConditionalGeneration, Florence2Processor
 
-    @property
-    def _local(self) -> bool:
-        return Path(self.source).is_dir()
-
-    def _cache(self) -> Path:
-        return Path(self.settings.data_dir) / "models" / "captioners"
-
-    def weights_present(self) -> bool:
-        """Local weights (a folder, or a download already done): then it is the studio's default captioner."""
-        if self._local:
-            return True
-        try:
-            from huggingface_hub import try_to_load_from_cache
-
-            return isinstance(
-                try_to_load_from_cache(self.source, "config.json", cache_dir=str(self._cache())), str
-            )
-        except Exception:
-            return False
-
-    def availability(self) -> Availability:
-        if self.settings.mode == "fast-test" and not self._local:
-            return Availability.no("fast-test mode uses no model weights; use the template captioner")
-        if missing_packages("transformers"):
-            return Availability.no("the transformers package is not installed")
-        if self.weights_present():
-            return Availability.yes(f"local model {self.source}")
-        return Availability.yes(f"downloads {self.source} (~0.5 GB) on first use")
-
-    def _load(self, ctx: RunContext):
-        with self._lock:
-            if self._model is None:
-                import torch
-                from transformers import Florence2ForConditionalGeneration, Florence2Processor
-
-                where = "" if self.weights_present() else " (about 0.5 GB to download on first use)"
-                ctx.progress(phase="preparing", message=f"Loading the Florence-2 captioning model{where}")
-                ctx.log("caption.model_load", f"loading {self.source}", source=self.source)
-                kwargs = (
-                    {} if self._local else {"cache_dir": str(self._cache()), "token": self.settings.hf_token}
-                )
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-                dtype = torch.float16 if device == "cuda" else torch.float32
-                try:
-                    processor = Florence2Processor.from_pretrained(self.source, **kwargs)
-                    model = Florence2ForConditionalGeneration.from_pretrained(
-                        self.source, dtype=dtype, **kwargs
-                    )
-                except OSError as exc:  # transformers' answer to "not cached and cannot download"
-                    ctx.log("caption.model_unavailable", f"{self.source}: {exc}", source=self.source)
-                    if self._local:
-                        raise PluginError(
-                            f"The captioning model in {self.source} could not be read: {exc}"
-                        ) from exc
-                    raise PluginError(OFFLINE, code="offline") from exc
-                self._processor, self._model = processor, model.to(device).eval()
-            return self._model, self._processor
+        processor = Florence2Processor.from_pretrained(source, **kwargs)
+        return Florence2ForConditionalGeneration.from_pretrained(source, dtype=dtype, **kwargs), processor
 
     def run(self, request: CaptionRequest, ctx: RunContext) -> CaptionResult:
         import torch
