@@ -7,7 +7,7 @@
 3. a step on the worker → the studio's database: each step's send time (the Redis stream id is stamped by
    Redis when the worker adds it) against the time the studio wrote it — target p95 ≤ 1 s;
 4. the cost of a cancelled job's hand-back: Stop → the job ended, through Redis against in-process.
-Interleaved rounds, medians. Usage: python bench/queue_scaling.py [--rounds 3]
+Interleaved rounds, medians. Usage: python bench/queue_scaling.py [--rounds 3] [--steps 120]
 Needs Debian's redis-server.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import _common
 
-TRAINING = {"steps": 120, "save_every": 1000, "sample_every": 0}
+TRAINING = {"steps": 120, "save_every": 1000, "sample_every": 0}  # --steps changes the trainings' length
 
 
 def redis(port: int, folder: Path) -> subprocess.Popen:
@@ -178,7 +178,9 @@ def hand_back(ctx, people: list[int]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=120, help="steps of each tiny training (part 1)")
     args = parser.parse_args()
+    TRAINING["steps"] = args.steps
     from tests.helpers import free_port
 
     report: dict = {"rounds": args.rounds}
@@ -203,7 +205,10 @@ def main() -> None:
                             time.sleep(0.2)
             finally:
                 ctx.close()
-            report["four_trainings"] = _common.summary(walls, "one_worker") | {"target_ratio": 0.6}
+            report["four_trainings"] = _common.summary(walls, "one_worker") | {
+                "target_ratio": 0.6,
+                "steps_each": args.steps,
+            }
 
             # 2–4. in-process against through Redis (fast-test plugins: the queue's own cost)
             local, local_person = studio(tmp / "local", "fast-test", None)
