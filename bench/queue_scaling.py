@@ -2,7 +2,8 @@
 
 1. four tiny FLUX trainings through one worker against two workers (each worker one thread: one core
    each on a 2-core machine), the workers warm (each has loaded the base once, as a worker that has run
-   one job has) — the wall time of the four, target ≤ 0.6× with two;
+   one job has) — the wall time of the four, target ≤ 0.6× with two; beside it the same four trainings in
+   plain processes (one against two, no studio, no Redis): the machine's own ceiling for that ratio;
 2. submit → first training step through Redis (a warm worker waiting) against in-process — target ≤ +0.5 s;
 3. a step on the worker → the studio's database: each step's send time (the Redis stream id is stamped by
    Redis when the worker adds it) against the time the studio wrote it — target p95 ≤ 1 s;
@@ -175,6 +176,59 @@ def hand_back(ctx, people: list[int]) -> float:
     return time.perf_counter() - started
 
 
+CEILING_CHILD = r"""
+import sys, time
+import torch
+torch.set_num_threads(1)
+from pathlib import Path
+from plugins.base import ModelRef, PluginSettings, SimpleRunContext
+from plugins.training.diffusers_trainer import DiffusersTrainer
+from plugins.training.interface import DatasetItem, TrainingParams, TrainingRequest
+from tests.helpers import install_tiny, solid_photos
+root, count, steps = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+base = install_tiny(root / "data", "flux", root / "tiny")
+photos = solid_photos(root / "photos")
+trainer = DiffusersTrainer(PluginSettings(mode="production"))
+def train(i):
+    trainer.run(TrainingRequest(job_id=f"j{i}", name=f"n{i}", trigger_word="zxq",
+        dataset=[DatasetItem(p, "a photo of zxq") for p in photos],
+        base=ModelRef(id="tiny-flux", family="flux", source="tiny:flux", local_path=base),
+        params=TrainingParams(steps=steps, rank=4, alpha=4, learning_rate=1e-2, resolution=64, save_every=1000,
+                              sample_every=0, mixed_precision="fp32", gradient_checkpointing=False),
+        output_dir=root / f"run{i}"), SimpleRunContext())
+train(-1)  # warm, as the workers are
+print("READY", flush=True)
+sys.stdin.readline()
+for i in range(count):
+    train(i)
+print("DONE", flush=True)
+"""
+
+
+def same_work_without_queue(root: Path, processes: int, each: int, steps: int) -> float:
+    """The machine's own ceiling: the same tiny trainings in plain processes (no studio, no Redis)."""
+    from tests.helpers import child_env
+
+    env = child_env(root, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    children = [
+        subprocess.Popen([sys.executable, "-c", CEILING_CHILD, str(root / f"p{k}"), str(each), str(steps)],
+                         cwd=_common.ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for k in range(processes)
+    ]  # fmt: skip
+    for child in children:
+        while "READY" not in (child.stdout.readline() or "READY"):
+            pass
+    started = time.perf_counter()
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    for child in children:
+        while "DONE" not in (child.stdout.readline() or "DONE"):
+            pass
+        child.wait(60)
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -209,6 +263,14 @@ def main() -> None:
                 "target_ratio": 0.6,
                 "steps_each": args.steps,
             }
+            # the same four trainings without the queue: what two processes can do on this machine at all
+            bare: dict[str, list[float]] = {"one_process": [], "two_processes": []}
+            for index in range(args.rounds):
+                bare["one_process"].append(same_work_without_queue(tmp / f"bare1-{index}", 1, 4, args.steps))
+                bare["two_processes"].append(
+                    same_work_without_queue(tmp / f"bare2-{index}", 2, 2, args.steps)
+                )
+            report["same_work_without_queue"] = _common.summary(bare, "one_process")
 
             # 2–4. in-process against through Redis (fast-test plugins: the queue's own cost)
             local, local_person = studio(tmp / "local", "fast-test", None)

@@ -226,6 +226,17 @@ class FakeHub:
             return JSONResponse({"commitUrl": f"{self.url}/{repo_id}/commit/{repo.sha}", "commitOid": repo.sha,
                                  "success": True})  # fmt: skip
 
+        async def settings(request):
+            repo_id = f"{request.path_params['owner']}/{request.path_params['name']}"
+            self.requests.append(("PUT", f"settings {repo_id}"))
+            repo = writable(request, repo_id)
+            if not isinstance(repo, Repo):
+                return repo
+            body = await request.json()
+            if "visibility" in body:
+                repo.private = body["visibility"] == "private"
+            return JSONResponse({})
+
         async def resolve(request):
             repo_id = f"{request.path_params['owner']}/{request.path_params['name']}"
             path = request.path_params["path"]
@@ -252,6 +263,7 @@ class FakeHub:
                 Route("/api/models/{owner}/{name}/revision/{rev:path}", info),
                 Route("/api/models/{owner}/{name}/preupload/{rev}", preupload, methods=["POST"]),
                 Route("/api/models/{owner}/{name}/commit/{rev}", commit, methods=["POST"]),
+                Route("/api/models/{owner}/{name}/settings", settings, methods=["PUT"]),
                 Route("/{owner}/{name}/info/lfs/objects/batch", lfs_batch, methods=["POST"]),
                 Route("/lfs-upload/{oid}", lfs_upload, methods=["PUT"]),
                 Route("/{owner}/{name}/resolve/{rev}/{path:path}", resolve, methods=["GET", "HEAD"]),

@@ -152,6 +152,11 @@ class HubPublisher:
             repo_id = params["repo"] if "/" in params["repo"] else f"{who['name']}/{params['repo']}"
             ctx.log("hub.call", f"create_repo {repo_id}", repo=repo_id, private=not params["public"])
             url = api.create_repo(repo_id, private=not params["public"], exist_ok=True)
+            private = bool(api.model_info(repo_id).private)  # an existing repo keeps what it was…
+            if params["public"] and private:  # …unless the person asked, with consent, for public
+                ctx.log("hub.call", f"update_repo_settings {repo_id}: public", repo=repo_id)
+                api.update_repo_settings(repo_id, private=False)
+                private = False
             files, total = self._files(record, Path(params["file"]))
             done, counting = [0], threading.Lock()
             started = time.monotonic()
@@ -198,11 +203,11 @@ class HubPublisher:
             )
             raise PublishError(sentence) from None
         page = str(url).rstrip("/")
-        published = {"repo": repo_id, "url": page, "private": not params["public"], "commit": commit.oid,
+        published = {"repo": repo_id, "url": page, "private": private, "commit": commit.oid,
                       "at": time.time(), "file": Path(params["file"]).name}  # fmt: skip
         self.store.update_metadata(record.id, published=published)
         event("hub.published", f"{record.name} published as {repo_id}", job_id=ctx.job_id, **published)
-        ctx.progress(message=f"Published to {repo_id}" + (" (private)" if not params["public"] else ""))
+        ctx.progress(message=f"Published to {repo_id}" + (" (private)" if private else " (public)"))
         return published | {"files": [name for name, _ in files], "bytes": total}
 
     def _files(self, record, lora: Path) -> tuple[list[tuple[str, Any]], int]:

@@ -86,10 +86,13 @@ def test_public_asks_for_consent_and_an_existing_repo_gets_a_new_commit(trained,
     with pytest.raises(InputError, match="agreed") as refused:
         ctx.hub.submit(record.id, "ada-lora", public=True)
     assert refused.value.field == "consent"
-    assert publish(ctx, record, public=True, consent=True).status == "succeeded"
+    assert publish(ctx, record).status == "succeeded"  # private first
+    public = publish(ctx, record, public=True, consent=True)  # then asked, with consent, for public
+    assert public.status == "succeeded" and public.result["private"] is False
     assert not hub.repos["ada/ada-lora"].private
     again = publish(ctx, record, checkpoint=20)  # the same repo: updated, its visibility left as it is
-    assert again.status == "succeeded" and len(hub.repos["ada/ada-lora"].commits) == 2
+    assert again.status == "succeeded" and len(hub.repos["ada/ada-lora"].commits) == 3
+    assert again.result["private"] is False and not hub.repos["ada/ada-lora"].private  # said as it is
     with pytest.raises(InputError, match="no checkpoint at step 30"):
         ctx.hub.submit(record.id, "ada-lora", checkpoint=30)
 
