@@ -10,7 +10,7 @@ import re
 
 from plugins.base import RunContext
 from plugins.captioning.interface import CaptionRequest, CaptionResult
-from plugins.captioning.model_captioner import ModelCaptioner
+from plugins.model_captioner import ModelCaptioner
 
 DEFAULT_SOURCE = "Salesforce/blip-image-captioning-base"
 _SUBJECT = re.compile(r"\b(a|an|the)\s+(woman|man|person|girl|boy|lady|guy|child|kid|baby|dog|cat)\b", re.I)

@@ -14,7 +14,7 @@ import re
 
 from plugins.base import RunContext
 from plugins.captioning.interface import CaptionRequest, CaptionResult
-from plugins.captioning.model_captioner import ModelCaptioner
+from plugins.model_captioner import ModelCaptioner
 
 DEFAULT_SOURCE = "florence-community/Florence-2-base"
 TASK = "<MORE_DETAILED_CAPTION>"

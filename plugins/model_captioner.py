@@ -1,4 +1,5 @@
-"""What the captioners that run a model share: where the weights come from (a local folder, or a Hugging Face
+"""What the captioning adapters that run a model share (a helper at the top of `plugins/`: adapters never
+import each other): where the weights come from (a local folder, or a Hugging Face
 repo downloaded once into the data folder), when they are available, loading them once onto the GPU or
 the CPU, and saying "offline" in one sentence when they cannot be downloaded."""
 
