@@ -6,6 +6,7 @@ the CPU, and saying "offline" in one sentence when they cannot be downloaded."""
 from __future__ import annotations
 
 import threading
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,9 +62,9 @@ class ModelCaptioner(Captioner):
             "Hugging Face hub is unreachable). The simple template captioner needs no download."
         )
 
+    @abstractmethod
     def _from_pretrained(self, source: str, dtype, kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """The model and its processor (each captioner's own classes)."""
-        raise NotImplementedError
 
     def _load(self, ctx: RunContext):
         with self._lock:
