@@ -179,17 +179,11 @@ def render(ctx, shared) -> list:
             out |= {job_id: "", drawn: "", status: status_html(ctx, None)}
         return out
 
-    applied = gr.State(preset.value)  # the preset whose values the boxes hold (the form starts with it)
-
     @ui_action("training.choose_preset")
-    def choose_preset(preset_id, already):
-        # a model chosen again re-sends the same preset, sometimes late: refilling then would undo what
-        # the person typed meanwhile — only another preset fills the boxes
-        if not preset_id or preset_id == already:
+    def choose_preset(preset_id):
+        if not preset_id:
             return gr.skip()
-        return dict(zip([params[n] for n in names], preset_values(preset_id), strict=True)) | {
-            applied: preset_id
-        }
+        return dict(zip([params[n] for n in names], preset_values(preset_id), strict=True))
 
     @ui_action("training.start", hints=start_hints)
     def start_training(data):
@@ -350,9 +344,7 @@ def render(ctx, shared) -> list:
         ],
         **private,
     )
-    preset.change(
-        choose_preset, inputs=[preset, applied], outputs=[*(params[n] for n in names), applied], **private
-    )
+    preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
     follow_outputs = [
         status,
         make_pictures,
