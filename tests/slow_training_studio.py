@@ -1,6 +1,8 @@
 """Test double: the fast-test studio whose simulated training takes `SECONDS_PER_RUN` (default 40 s)
 instead of 5 s, so a browser test has time to queue a generation behind it — and, with `FAIL_AT_STEP=N`,
-fails at step N with a plain reason, so a test can follow a failed job in every view.
+fails at step N with a plain reason, so a test can follow a failed job in every view; with
+`LATE_ACTIONS=name:seconds,…` those UI actions start that much later (a server under load, made
+repeatable: a redraw that lands after the person acted).
 `python -m tests.slow_training_studio`."""
 
 from __future__ import annotations
@@ -28,6 +30,24 @@ def failing_at(step: int, run):
     return run_until
 
 
+def late_actions(spec: str) -> None:
+    """Delay the named UI actions before they run (a test double of a slow server): every action logs
+    its start through `isengard.ui.actions.event` first, so waiting there delays the handler itself."""
+    import time
+
+    from isengard.ui import actions
+
+    delays = {name: float(seconds) for name, seconds in (item.split(":") for item in spec.split(","))}
+    logged = actions.event
+
+    def event_then_wait(kind, message, **fields):
+        logged(kind, message, **fields)
+        if kind == "ui.action" and fields.get("action") in delays:
+            time.sleep(delays[fields["action"]])
+
+    actions.event = event_then_wait
+
+
 def main() -> None:
     from isengard.context import bootstrap
     from isengard.server import launch
@@ -37,6 +57,8 @@ def main() -> None:
     trainer.seconds_per_run = float(os.environ.get("SECONDS_PER_RUN", "40"))
     if os.environ.get("FAIL_AT_STEP"):
         trainer.run = failing_at(int(os.environ["FAIL_AT_STEP"]), trainer.run)
+    if os.environ.get("LATE_ACTIONS"):
+        late_actions(os.environ["LATE_ACTIONS"])
     launch(ctx, block=True)
 
 

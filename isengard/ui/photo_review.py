@@ -23,6 +23,9 @@ class Review:
     undo: gr.Button
     undo_token: gr.State  # {"kind": "remove"|"crop", "token"|"ids": …}
     refresh: gr.State  # changes to redraw the suggestions and the captions list (`fingerprint`)
+    # the character whose photos the selection lists, kept on the server: read when an event runs, not when
+    # it was sent, so a late redraw of the same person knows the selection on screen is theirs
+    shown: gr.State
 
 
 def build_selection() -> Review:
@@ -33,7 +36,7 @@ def build_selection() -> Review:
     ) as undo_box:
         undo_text = gr.HTML("", elem_id="char-undo-text")
         undo = gr.Button("Undo", elem_id="char-undo", scale=0, min_width=90)
-    return Review(None, None, undo_box, undo_text, undo, gr.State(None), gr.State(""))
+    return Review(None, None, undo_box, undo_text, undo, gr.State(None), gr.State(""), gr.State(None))
 
 
 def build_select_box(review: Review) -> None:

@@ -76,6 +76,9 @@ def build(ctx, shared) -> Parts:
                     "change it.",
                 )
                 preset_reason = gr.Markdown(first_reason, elem_id="train-preset-reason")
+                # the preset whose values the boxes hold (made here, inside the layout: a State made
+                # outside it shifts the tab's children and doubled the tab bar on phones)
+                applied_preset = gr.State(first_preset.id)
                 start_values = first_preset.training_params()
                 simple = params_form.build(
                     TrainingParams, include={"steps"}, values=start_values, hint_lines=hint_lines
@@ -179,6 +182,7 @@ def build(ctx, shared) -> Parts:
         model_state=model_state,
         preset=preset,
         preset_reason=preset_reason,
+        applied_preset=applied_preset,
         start_values=start_values,
         simple=simple,
         backend=backend,

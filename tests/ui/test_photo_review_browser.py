@@ -4,13 +4,14 @@ Undo brings them back; two captions edited in the captions list; a photo's origi
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 from tests import photos
 from tests.helpers import child_env, run_cli
-from tests.server_fixtures import choose
+from tests.server_fixtures import choose, open_page, start_studio, stop_studio
 
 pytestmark = pytest.mark.browser
 
@@ -72,3 +73,47 @@ def test_suggestions_select_remove_undo_and_the_captions_list(page, studio, tmp_
     page.click("#char-undo")
     expect(page.locator("#char-undo-box")).to_be_hidden()
     assert page.page_errors == []
+
+
+@pytest.fixture
+def late_studio(tmp_path):
+    """A studio whose "open a character" answers 4 s late and whose Training tab remembers the person 2 s
+    late (a server under load: "open" is sent before the page remembers whom it shows)."""
+    studio = start_studio(
+        tmp_path / "late",
+        command=["-m", "tests.slow_training_studio"],
+        LATE_ACTIONS="characters.open:4,training.choose_character:2",
+    )
+    yield studio
+    stop_studio(studio)
+
+
+def _logged(root, words: str) -> bool:
+    return any(words in log.read_text() for log in (root / "logs").rglob("*") if log.is_file())
+
+
+def test_a_late_redraw_of_the_same_person_keeps_the_photos_selected(browser, late_studio, tmp_path):
+    """A person made while the studio runs: the page draws them on opening, and the person list's own
+    "open" follows (their name newly in it) — here 4 s late: a suggestion selected meanwhile stays
+    selected when it lands."""
+    made = run_cli(
+        ["character", "create", "Late Person", "--photos", *map(str, photos.good_set(tmp_path / "in"))],
+        child_env(late_studio.root),
+    )
+    assert made.returncode == 0, made.stderr
+    with open_page(browser, late_studio) as page:
+        suggestion = page.locator(".isg-suggestion").filter(has_text="near-duplicates")
+        expect(suggestion).to_contain_text("warmer.webp")
+        page.locator("#char-select-box").get_by_text("Select several photos").click()
+        suggestion.locator(".isg-suggest-select").click()
+        checked = page.locator("#char-selected input[type=checkbox]:checked")
+        expect(checked).to_have_count(1)
+        assert _logged(late_studio.root, '"characters.open"')  # the list's own "open" was sent…
+        assert not _logged(late_studio.root, "characters.open done")  # …and answers after the click
+        deadline = time.monotonic() + 30
+        while not _logged(late_studio.root, "characters.open done") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _logged(late_studio.root, "characters.open done")
+        page.wait_for_timeout(500)  # its updates drawn
+        expect(checked).to_have_count(1)
+        assert page.page_errors == []

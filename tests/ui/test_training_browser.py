@@ -96,3 +96,28 @@ def test_train_progress_samples_and_lora(page, studio, tmp_path):
     page.click("#train-lora-delete-yes")
     expect(page.locator("#lib-card")).to_contain_text("No LoRA yet")
     assert page.page_errors == []
+
+
+def _pick_model(page, label: str) -> None:
+    page.locator("#train-base input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+    expect(page.locator("#train-base input")).to_have_value(label)
+
+
+def test_another_model_with_the_same_preset_keeps_what_was_typed(page):
+    """Choosing another base model re-sends its preset; when that is the one already applied (Z-Image and
+    Z-Image Turbo share theirs) the boxes keep what the person typed — another preset refills them."""
+    page.get_by_role("tab", name="Training").click()
+    page.locator("#train-advanced").get_by_text("Advanced settings").click()
+    every = page.locator("#param-save_every input")
+    _pick_model(page, "Z-Image Turbo")
+    expect(page.locator("#train-preset input")).to_have_value(re.compile("Z-Image"))
+    refilled = every.input_value()
+    every.fill("20")
+    every.press("Tab")
+    _pick_model(page, "Z-Image")
+    page.wait_for_timeout(1500)  # the model's answer, and a preset change if one came, have landed
+    expect(every).to_have_value("20")
+    _pick_model(page, "Stable Diffusion 1.5")  # another preset: its values
+    expect(every).not_to_have_value("20")
+    assert refilled != "20" and page.page_errors == []

@@ -67,6 +67,7 @@ def render(ctx, shared) -> list:
         crop_view,
         review.selected,
         review.refresh,
+        review.shown,
     ]
     list_outputs = [cards, card_ids, pick, welcome_box, new_box]
     create_hints = FieldHints(
@@ -105,6 +106,7 @@ def render(ctx, shared) -> list:
                 caption_btn: gr.update(interactive=False),
                 edit_box: gr.update(visible=False),
                 delete_box: gr.update(visible=False),
+                review.shown: None,
             } | no_photo()
         character = svc.get(int(char_id))
         state, reports = svc.report(character.id)
@@ -142,6 +144,7 @@ def render(ctx, shared) -> list:
             edit_box: gr.update(visible=True),
             delete_box: gr.update(visible=True),
             review.selected: photo_review.selection_choices(svc, character.id),
+            review.shown: character.id,
             # the suggestions and the captions list are drawn again when what they show changes
             review.refresh: photo_review.fingerprint(items, state),
         } | no_photo()
@@ -203,11 +206,11 @@ def render(ctx, shared) -> list:
         return ids[evt.index] if evt.index is not None and evt.index < len(ids) else gr.update()
 
     @ui_action("characters.open")
-    def open_character(char_id, where):
+    def open_character(char_id, where, shown):
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
-        if char_id and (where or {}).get("character") == int(char_id):
-            # the same person again (the list was redrawn after an upload, or the choice came twice):
-            # what the upload and its checks said, and the photos selected, stay on screen
+        if char_id and shown == int(char_id):
+            # the same person again (the list was redrawn after an upload or a reload, or the choice came
+            # twice, sometimes late): what the upload and its checks said, and the photos selected, stay
             again = panel(char_id) | {shared.where: place}
             again.pop(review.selected, None)  # the upload's own redraw brought the new photos' choices
             return again
@@ -363,7 +366,7 @@ def render(ctx, shared) -> list:
     cards.select(select_card, inputs=[card_ids], outputs=[pick], **private)
     pick.change(
         open_character,
-        inputs=[pick, shared.where],
+        inputs=[pick, shared.where, review.shown],
         outputs=[*panel_outputs, upload_info, job_status, shared.where],
         show_progress="hidden",
         **private,

@@ -35,13 +35,13 @@ def render(ctx, shared) -> list:
     # fmt: off
     (
         svc, tab, job_id, follow_key, ticker, drawn, hint_lines,
-        character, readiness, base, model_state, preset, preset_reason, simple, backend,
+        character, readiness, base, model_state, preset, preset_reason, applied_preset, simple, backend,
         backend_state, advanced, sample_prompts, prompts_shown, start, cancel, resume, status,
         make_pictures, likeness_box, use_checkpoint, timeline_job, timeline_slider, timeline_note,
         samples_view, loss_plot, log, library,
     ) = ui.parts(
         "svc tab job_id follow_key ticker drawn hint_lines "
-        "character readiness base model_state preset preset_reason simple backend "
+        "character readiness base model_state preset preset_reason applied_preset simple backend "
         "backend_state advanced sample_prompts prompts_shown start cancel resume status "
         "make_pictures likeness_box use_checkpoint timeline_job timeline_slider timeline_note "
         "samples_view loss_plot log library "
@@ -162,8 +162,13 @@ def render(ctx, shared) -> list:
             return gr.skip()
         return timeline_view(record.job_id)
 
+    def preset_fill(preset_id: str) -> dict:
+        """The boxes filled with a preset's values, and that preset remembered as the one they hold."""
+        values = dict(zip([params[n] for n in names], preset_values(preset_id), strict=True))
+        return values | {applied_preset: preset_id}
+
     @ui_action("training.choose_model", hints=start_hints)
-    def choose_model(model_id, current):
+    def choose_model(model_id, current, applied):
         model = ctx.catalogue.get(model_id)
         chosen, reason = svc.recommend(model_id)
         if ctx.settings.fast_test:
@@ -173,17 +178,24 @@ def render(ctx, shared) -> list:
             model_state: model_facts(model_id),
             preset: gr.update(choices=choices, value=chosen.id),
             preset_reason: reason,
-        } | family_fields(model_id)
+        }
+        # another preset fills the boxes in this same answer (a second event would land after the person
+        # began typing and undo it); the one already applied leaves what they typed
+        filled = preset_fill(chosen.id) if chosen.id != applied else {}
+        for component, shown in family_fields(model_id).items():  # a value and a visibility
+            filled[component] = shown | {"value": filled[component]} if component in filled else shown
+        out |= filled
         job = ctx.runner.get(current) if current else None
         if job is not None and job.status == "failed":  # an earlier job's problem is not this choice's
             out |= {job_id: "", drawn: "", status: status_html(ctx, None)}
         return out
 
     @ui_action("training.choose_preset")
-    def choose_preset(preset_id):
-        if not preset_id:
+    def choose_preset(preset_id, applied):
+        # the person's own choice of preset (`.input`): another one fills the boxes
+        if not preset_id or preset_id == applied:
             return gr.skip()
-        return dict(zip([params[n] for n in names], preset_values(preset_id), strict=True))
+        return preset_fill(preset_id)
 
     @ui_action("training.start", hints=start_hints)
     def start_training(data):
@@ -331,12 +343,13 @@ def render(ctx, shared) -> list:
     )
     base.change(
         choose_model,
-        inputs=[base, job_id],
+        inputs=[base, job_id, applied_preset],
         outputs=[
             model_state,
             preset,
             preset_reason,
-            *family_outputs,
+            *(params[n] for n in names),
+            applied_preset,
             job_id,
             drawn,
             status,
@@ -344,7 +357,12 @@ def render(ctx, shared) -> list:
         ],
         **private,
     )
-    preset.change(choose_preset, inputs=[preset], outputs=[params[n] for n in names], **private)
+    preset.input(
+        choose_preset,
+        inputs=[preset, applied_preset],
+        outputs=[*(params[n] for n in names), applied_preset],
+        **private,
+    )
     follow_outputs = [
         status,
         make_pictures,
