@@ -22,8 +22,19 @@ def add_parser(sub) -> None:
     q.add_argument("model")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run)
-    q = msub.add_parser("import", help="add your own base: a diffusers folder or an SDXL/SD 1.5 .safetensors")
+    q = msub.add_parser(
+        "import",
+        help="add your own base: a diffusers folder, an SDXL/SD 1.5 .safetensors, or ComfyUI's split files "
+        "(a Z-Image, FLUX.2 or Qwen-Image diffusion model, with --text-encoder and --vae if you have them)",
+    )
     q.add_argument("path")
+    q.add_argument(
+        "--text-encoder", help="ComfyUI's text encoder file (models/text_encoders); default: the family's"
+    )
+    q.add_argument("--vae", help="ComfyUI's VAE file (models/vae); default: the family's own")
+    q.add_argument(
+        "--like", help="the catalogue model it was made from, when several fit (e.g. zimage or zimage-turbo)"
+    )
     q.add_argument("--name", help="how it is shown (default: the file name)")
     q.add_argument("--family", choices=["flux", "sdxl", "sd15"], help="skip detection")
     q.add_argument("--config", help="a diffusers folder or repo whose configs describe this checkpoint")
@@ -111,9 +122,22 @@ def run(args) -> int:
         if action == "remove":
             return remove(ctx, args)
         model = ctx.models.import_model(
-            Path(args.path), name=args.name, family=args.family, config=args.config
+            Path(args.path),
+            name=args.name,
+            family=args.family,
+            config=args.config,
+            text_encoder=args.text_encoder,
+            vae=args.vae,
+            like=args.like,
+            progress=None if args.json else (lambda **fields: info(fields.get("message", ""))),
         )
-        out = {"id": model.id, "label": model.label, "family": model.family, "path": model.source}
+        out = {
+            "id": model.id,
+            "label": model.label,
+            "family": model.family,
+            "path": model.source,
+            "description": model.description,
+        }
         print_json(out) if args.json else print(f"Imported {model.label} as {model.id} ({model.family})")
         return 0
     finally:

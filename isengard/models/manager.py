@@ -205,9 +205,14 @@ class ModelManager:
         name: str | None = None,
         family: str | None = None,
         config: str | None = None,
+        text_encoder: Path | None = None,
+        vae: Path | None = None,
+        like: str | None = None,
         progress=None,
     ) -> BaseModel:
-        """Register a diffusers folder, or convert a single-file .safetensors checkpoint into one."""
+        """Register a diffusers folder, or convert a file into one: an SDXL/SD 1.5 single-file checkpoint,
+        or ComfyUI's split files (a Z-Image, FLUX.2 or Qwen-Image diffusion model, with its text encoder
+        and VAE when given)."""
         source = Path(source).expanduser().resolve()
         if not source.exists():
             raise InputError(f"{source} does not exist.")
@@ -215,6 +220,7 @@ class ModelManager:
         model_id = "custom-" + safe_component(label.lower().replace(" ", "-"))
         if model_id in self.catalogue.ids():
             raise InputError(f"A model called {label!r} is already registered.")
+        based_on = None
         if source.is_dir():
             index = source / "model_index.json"
             if not index.exists():
@@ -226,26 +232,47 @@ class ModelManager:
             }.get(json.loads(index.read_text()).get("_class_name"))
             family = family or detected
             target, sha = source, None
+        elif self._split_family(source):
+            family, target, sha, based_on = self._convert_split_files(
+                source, model_id, text_encoder, vae, like, progress
+            )
         else:
+            if text_encoder or vae:
+                raise InputError(
+                    "A text encoder or VAE file goes with a Z-Image, FLUX.2 or Qwen-Image diffusion model."
+                )
             family, target, sha = self._convert_single_file(source, model_id, family, config, progress)
         if family not in FAMILIES:
             raise InputError("Could not tell which model family this is; pass --family flux, sdxl or sd15.")
-        model = BaseModel(
-            id=model_id,
-            label=label,
-            family=family,
-            source=str(target),
-            resolution=1024 if family != "sd15" else 512,
-            custom=True,
-            description=f"Your own model, imported from {source.name}.",
-        )
         self.db.execute(
-            "INSERT INTO base_models(id, label, family, source, original, sha256, created_at) VALUES (?,?,?,?,?,?,?)",
-            (model.id, model.label, family, str(target), str(source), sha, time.time()),
+            "INSERT INTO base_models(id, label, family, source, original, sha256, created_at, based_on) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (model_id, label, family, str(target), str(source), sha, time.time(), based_on),
         )
+        model = self._custom_model(model_id, label, family, target, f"imported from {source.name}", based_on)
         self.catalogue.add(model)
         event("model.imported", f"{label} imported as {family}", model=model.id, source=str(source))
         return model
+
+    def _split_family(self, source: Path) -> str | None:
+        from isengard.models.single_file import read_shapes
+        from isengard.models.split_import import split_family
+
+        return split_family(read_shapes(source)) if source.suffix == ".safetensors" else None
+
+    def _convert_split_files(self, source, model_id, text_encoder, vae, like, progress):
+        from isengard.models.split_import import SplitFiles, import_split
+
+        files = SplitFiles(
+            source, *(Path(p).expanduser().resolve() if p else None for p in (text_encoder, vae))
+        )
+        for path in (files.text_encoder, files.vae):
+            if path is not None and not path.is_file():
+                raise InputError(f"{path} does not exist.")
+        say = (lambda message: progress(message=message)) if progress else (lambda message: None)
+        target = self.paths.base_models / model_id
+        family, reference = import_split(self, files, target, like=like, say=say)
+        return family, target, file_sha256(source), reference.id
 
     def _convert_single_file(
         self, source: Path, model_id: str, family: str | None, config: str | None, progress
@@ -284,16 +311,43 @@ class ModelManager:
     def _load_custom(self) -> None:
         for row in self.db.query("SELECT * FROM base_models ORDER BY created_at"):
             self.catalogue.add(
-                BaseModel(
-                    id=row["id"],
-                    label=row["label"],
-                    family=row["family"],
-                    source=row["source"],
-                    resolution=1024 if row["family"] != "sd15" else 512,
-                    custom=True,
-                    description=f"Your own model ({row['original']}).",
+                self._custom_model(
+                    row["id"],
+                    row["label"],
+                    row["family"],
+                    row["source"],
+                    f"({row['original']})",
+                    row["based_on"],
                 )
             )
+
+    def _custom_model(self, model_id, label, family, source, origin: str, based_on: str | None) -> BaseModel:
+        """A person's own model; one made from a catalogue model's architecture (ComfyUI's files) keeps that
+        model's resolution, generation defaults and training adapter, and names its licence."""
+        base = self.catalogue.get(based_on) if based_on and based_on in self.catalogue.ids() else None
+        if base is None:
+            return BaseModel(
+                id=model_id,
+                label=label,
+                family=family,
+                source=str(source),
+                resolution=1024 if family != "sd15" else 512,
+                custom=True,
+                description=f"Your own model, {origin}.",
+            )
+        return BaseModel(
+            id=model_id,
+            label=label,
+            family=family,
+            source=str(source),
+            resolution=base.resolution,
+            custom=True,
+            description=f"Your own model, {origin}, made like {base.label}.",
+            defaults=dict(base.defaults),
+            licence=f"{base.licence} (as {base.label}, the model it was made from)" if base.licence else "",
+            training_adapter=base.training_adapter,
+            parameters_b=base.parameters_b,
+        )
 
     def _custom_hash(self, model: BaseModel) -> str | None:
         row = self.db.one("SELECT sha256 FROM base_models WHERE id=?", (model.id,))

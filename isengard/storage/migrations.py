@@ -172,4 +172,11 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        8,
+        "imported models remember the catalogue model they were made from",
+        """
+        ALTER TABLE base_models ADD COLUMN based_on TEXT;
+        """,
+    ),
 ]
