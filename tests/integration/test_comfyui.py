@@ -370,7 +370,9 @@ def test_newer_family_workflows_through_comfyui(comfy_ctx, fake, tmp_path, famil
     assert sampler["inputs"]["cfg"] == cfg  # Z-Image's 0 (off) is ComfyUI's CFG 1
 
 
-@pytest.mark.parametrize(("family", "needs"), [("zimage", "0.3.75"), ("flux2_klein", "0.9.2")])
+@pytest.mark.parametrize(
+    ("family", "needs"), [("zimage", "0.3.76"), ("flux2_klein", "0.9.2"), ("flux2", "0.3.72")]
+)
 def test_a_server_too_old_for_a_family_says_so_before_queueing(comfy_ctx, fake, tmp_path, family, needs):
     """The recorded 0.3.64 has no FLUX.2 nodes and cannot load Z-Image: one sentence, nothing queued."""
     unet, encoder, vae = NEWER[family]
@@ -385,7 +387,7 @@ def test_a_server_too_old_for_a_family_says_so_before_queueing(comfy_ctx, fake, 
 
 
 def test_a_server_with_flux2_dev_but_before_klein_is_refused_for_klein(comfy_ctx, fake, tmp_path):
-    """0.3.71 ≤ version < 0.9.2 passed the old check (FLUX.2 support) and failed mid-graph on klein's
+    """0.3.72 ≤ version < 0.9.2 passed the old check (FLUX.2 support) and failed mid-graph on klein's
     text encoder: now it is refused before anything is queued."""
     fake.version = "0.5.1"
     unet, encoder, vae = NEWER["flux2_klein"]
