@@ -34,6 +34,7 @@ class Settings:
     concurrency: int | None = None  # WORKER_CONCURRENCY; unset: one job per GPU (see worker_concurrency)
     comfyui_url: str | None = None
     comfyui_lora_dir: Path | None = None
+    comfyui_models_dir: Path | None = None  # COMFYUI_MODELS_DIR: whose model files Settings offers to import
     ai_toolkit_dir: Path | None = None
     ai_toolkit_python: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
@@ -90,6 +91,7 @@ class Settings:
             "worker_concurrency": self.worker_concurrency,
             "comfyui_url": self.comfyui_url,
             "comfyui_lora_dir": str(self.comfyui_lora_dir) if self.comfyui_lora_dir else None,
+            "comfyui_models_dir": str(self.comfyui_models_dir) if self.comfyui_models_dir else None,
             "ai_toolkit_dir": str(self.ai_toolkit_dir) if self.ai_toolkit_dir else None,
             "hf_token_set": bool(self.hf_token),
             "redis": bool(self.redis_url),
@@ -123,6 +125,7 @@ class Settings:
             concurrency=_int(env, "WORKER_CONCURRENCY", None, 0 if _redis_url(env) else 1, 16),
             comfyui_url=_urls(env, "COMFYUI_URL"),
             comfyui_lora_dir=_opt_path(env, "COMFYUI_LORA_DIR"),
+            comfyui_models_dir=_opt_path(env, "COMFYUI_MODELS_DIR"),
             ai_toolkit_dir=_opt_path(env, "AI_TOOLKIT_DIR"),
             ai_toolkit_python=_opt_path(env, "AI_TOOLKIT_PYTHON"),
             hf_token=(env.get("HF_TOKEN") or env.get("HUGGING_FACE_HUB_TOKEN") or "").strip() or None,

@@ -12,6 +12,7 @@ from pathlib import Path
 from isengard.errors import InputError
 from isengard.hub.errors import PublishError
 from isengard.obs import event
+from isengard.words import size_words
 
 HUB_PAGE = re.compile(
     r"^(?:https?://[^/]+/)?(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)"
@@ -25,12 +26,6 @@ def parse_source(text: str) -> tuple[str, str | None] | None:
     if not found or (text.strip().startswith(("/", ".", "~")) and "://" not in text):
         return None
     return found["repo"], found["file"]
-
-
-def size_words(size: int | None) -> str:
-    if not size:
-        return "size unknown"
-    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
 
 
 class HubImporter:

@@ -49,6 +49,23 @@ class ModelManager:
 
         runner.register("download", run, uses_gpu=False)
 
+        def run_import(ctx, params):
+            def say(**fields):
+                ctx.progress(phase="converting", **fields)
+
+            model = self.import_model(
+                Path(params["path"]),
+                name=params.get("name") or None,
+                text_encoder=params.get("text_encoder") or None,
+                vae=params.get("vae") or None,
+                like=params.get("like") or None,
+                progress=say,
+            )
+            return {"model": model.id, "label": model.label, "family": model.family}
+
+        # on the machine whose data folder keeps the model (never a queue's worker): it writes the catalogue
+        runner.register("import_model", run_import, uses_gpu=False)
+
     # where things are ------------------------------------------------------------------------------------
     def local_dir(self, model: BaseModel) -> Path:
         if model.tiny:  # entries that share a tiny architecture (Z-Image and its Turbo) share one build
@@ -308,8 +325,18 @@ class ModelManager:
         event("model.removed", f"{model.label} removed", model=model.id, deleted=[str(f) for f in folders])
         return folders
 
-    def _load_custom(self) -> None:
+    def refresh_custom(self) -> None:
+        """Models imported since this process started (the command line, another studio) join the catalogue;
+        removed ones leave it."""
+        rows = {row["id"] for row in self.db.query("SELECT id FROM base_models")}
+        for model in [m for m in self.catalogue.all() if m.custom and m.id not in rows]:
+            self.catalogue.remove(model.id)
+        self._load_custom(only_new=True)
+
+    def _load_custom(self, *, only_new: bool = False) -> None:
         for row in self.db.query("SELECT * FROM base_models ORDER BY created_at"):
+            if only_new and row["id"] in self.catalogue.ids():
+                continue
             self.catalogue.add(
                 self._custom_model(
                     row["id"],

@@ -104,7 +104,7 @@ def finished_html(ctx) -> str:
 
 
 def render(ctx, shared) -> None:
-    from isengard.ui import jobs_panel, settings_panel, workers_panel
+    from isengard.ui import jobs_panel, models_panel, settings_panel, workers_panel
 
     with gr.Row(elem_id="isg-header-row", equal_height=True):
         gr.HTML(header_html(ctx), elem_id="isg-header", padding=False)
@@ -123,6 +123,7 @@ def render(ctx, shared) -> None:
             elem_id="isg-data",
         )
         settings_panel.render(ctx)
+        look_for_models, model_outputs = models_panel.render(ctx)
         jobs_panel.render(ctx)
         workers_panel.render(ctx)
         with gr.Accordion("System status — what works on this machine", open=False, elem_id="isg-system"):
@@ -162,7 +163,9 @@ def render(ctx, shared) -> None:
     timer.tick(
         tick, outputs=[busy, current, finished], show_progress="hidden", concurrency_limit=None, **private
     )
-    open_settings.click(lambda: gr.update(visible=True), outputs=[area], **private)
+    open_settings.click(lambda: gr.update(visible=True), outputs=[area], **private).then(
+        look_for_models, outputs=model_outputs, show_progress="hidden", **private
+    )
     close.click(lambda: gr.update(visible=False), outputs=[area], **private)
 
     def wire() -> None:

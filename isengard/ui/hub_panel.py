@@ -10,11 +10,12 @@ import html
 import gradio as gr
 
 from isengard.errors import InputError
-from isengard.hub.importer import parse_source, size_words
+from isengard.hub.importer import parse_source
 from isengard.hub.publish import CONSENT
 from isengard.ui.actions import ui_action
 from isengard.ui.hints import FieldHints, hint_line
 from isengard.ui.job_views import progress_html
+from isengard.words import size_words
 from plugins.families import FAMILY_LABELS
 
 FINAL = "final"

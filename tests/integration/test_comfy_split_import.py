@@ -64,40 +64,42 @@ def test_split_files_import_as_the_model_they_came_from(tmp_path, tiny_models, f
 def test_an_imported_z_image_makes_the_same_pictures_and_keeps_its_settings(tmp_path, tiny_models):
     from diffusers import ZImagePipeline
 
-    tiny = install_tiny(tmp_path / "data", "zimage", tiny_models)
-    files = export_split_files(tiny, tmp_path / "comfy", "zimage", prefix="model.diffusion_model.")
-    env = child_env(tmp_path, ISENGARD_MODE="production")
-    args = [
-        "--text-encoder",
-        str(files["text_encoder"]),
-        "--vae",
-        str(files["vae"]),
-        "--like",
-        "tiny-zimage-turbo",
-    ]
-    made = run_cli(["models", "import", str(files["diffusion_model"]), "--name", "Zed", *args, "--json"], env)
-    assert made.returncode == 0, made.stderr
-
-    def picture(path):
-        pipe = ZImagePipeline.from_pretrained(str(path))
-        pipe.set_progress_bar_config(disable=True)
-        out = pipe(
-            "a photo", num_inference_steps=2, height=64, width=64, generator=torch.Generator().manual_seed(0)
-        )
-        return np.asarray(out.images[0])
-
-    assert np.array_equal(picture(json.loads(made.stdout)["path"]), picture(tiny))
-    # the catalogue model it fits lends its settings: Turbo's few steps, its training adapter
     from isengard.context import bootstrap
     from tests.helpers import make_settings
 
-    ctx = bootstrap(make_settings(tmp_path, mode="production"), console=False)
+    tiny = install_tiny(tmp_path / "data", "zimage", tiny_models)
+    files = export_split_files(tiny, tmp_path / "comfy", "zimage", prefix="model.diffusion_model.")
+    env = child_env(tmp_path, ISENGARD_MODE="production")
+    studio = bootstrap(make_settings(tmp_path, mode="production"), console=False)  # a studio already running
     try:
-        model = ctx.catalogue.get("custom-zed")
+        args = ["--text-encoder", str(files["text_encoder"]), "--vae", str(files["vae"])]
+        args += ["--like", "tiny-zimage-turbo"]
+        made = run_cli(
+            ["models", "import", str(files["diffusion_model"]), "--name", "Zed", *args, "--json"], env
+        )
+        assert made.returncode == 0, made.stderr
+
+        def picture(path):
+            pipe = ZImagePipeline.from_pretrained(str(path))
+            pipe.set_progress_bar_config(disable=True)
+            generator = torch.Generator().manual_seed(0)
+            out = pipe("a photo", num_inference_steps=2, height=64, width=64, generator=generator)
+            return np.asarray(out.images[0])
+
+        assert np.array_equal(picture(json.loads(made.stdout)["path"]), picture(tiny))
+        # the running studio sees it once it looks again (a tab opened), with the settings of the catalogue
+        # model it fits: Turbo's few steps, its training adapter, its licence named
+        assert "custom-zed" not in studio.catalogue.ids()
+        studio.models.refresh_custom()
+        model = studio.catalogue.get("custom-zed")
         assert model.default_steps == 4 and model.training_adapter == "tiny"
-        assert "Apache-2.0" in model.licence_note
+        assert "Apache-2.0" in model.licence_note and "Tiny Z-Image Turbo" in model.licence_note
+        removed = run_cli(["models", "remove", "custom-zed", "--yes"], env)
+        assert removed.returncode == 0, removed.stderr
+        studio.models.refresh_custom()
+        assert "custom-zed" not in studio.catalogue.ids()
     finally:
-        ctx.close()
+        studio.close()
 
 
 def test_split_files_that_do_not_fit_are_refused_clearly(tmp_path, tiny_models):

@@ -352,7 +352,20 @@ def render(ctx, shared) -> list:
         return out
 
     @ui_action("image.tab_opened")
-    def refresh(where, selected, current_lora):
+    def refresh(where, selected, current_lora, backend_name):
+        out = refreshed(where, selected, current_lora)
+        # models imported meanwhile (Settings, the command line) join the list; the choice stays
+        ctx.models.refresh_custom()
+        models = gr.update(choices=model_choices(ctx, backend_name))
+        given = out.get(base)
+        if isinstance(given, dict):
+            models = given | models
+        elif given is not None:  # a model chosen with the person it arrived for
+            models["value"] = given
+        out[base] = models
+        return out
+
+    def refreshed(where, selected, current_lora):
         choices = character_choices()
         ids = [c[1] for c in choices]
         wanted = (where or {}).get("character")
@@ -425,7 +438,7 @@ def render(ctx, shared) -> list:
     image_settings.wire(ctx, ui, form_outputs, character_choices, all_lora_choices)
     tab.select(
         refresh,
-        inputs=[shared.where, character, lora],
+        inputs=[shared.where, character, lora, backend],
         outputs=[character, lora, prompt, base],
         show_progress="hidden",
         **private,

@@ -16,7 +16,7 @@ from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.hints import FieldHints
 from isengard.ui.likeness_views import likeness_html, recommended_file
-from isengard.ui.model_views import licence_html
+from isengard.ui.model_views import licence_html, model_choice
 from isengard.ui.shared import Arrival, remembered
 from isengard.ui.training_form import (
     EMBEDDED_GUIDANCE_ONLY,
@@ -415,6 +415,14 @@ def render(ctx, shared) -> list:
     tab.select(
         refresh_characters, inputs=[shared.where], outputs=[character], show_progress="hidden", **private
     )
+
+    @ui_action("training.models_refreshed", quiet=True)
+    def refresh_models():
+        """Models imported meanwhile (Settings, the command line) join the list; the choice stays."""
+        ctx.models.refresh_custom()
+        return gr.update(choices=[model_choice(m) for m in ctx.catalogue.all()])
+
+    tab.select(refresh_models, outputs=[base], show_progress="hidden", **private)
 
     def wire_next_step() -> None:
         @ui_action("training.next_step")
