@@ -3,8 +3,8 @@
 inverse of the conversion diffusers applies to the real files: Z-Image's fused `attention.qkv` and original
 names, FLUX.2's BFL layout (fused q/k/v, `double_blocks`/`single_blocks`, shift-then-scale final norm),
 Qwen-Image's diffusers names under ComfyUI's `model.diffusion_model.` prefix; text encoders in Hugging
-Face's causal-LM layout (`model.layers…`, Qwen2.5-VL's older `visual.` tower); FLUX.1's VAE in its
-original (ldm) layout."""
+Face's causal-LM layout (`model.layers…`, Qwen2.5-VL's older `visual.` tower); the FLUX VAEs (Z-Image
+uses FLUX.1's) in their original (ldm) layout."""
 
 from __future__ import annotations
 
@@ -143,8 +143,8 @@ def export_split_files(folder: Path, target: Path, family: str, *, prefix: str =
     files["text_encoder"] = target / f"{family}_text_encoder.safetensors"
     save_file(causal_lm_text_encoder(_weights(folder, "text_encoder")), str(files["text_encoder"]))
     vae = _weights(folder, "vae")
-    if family == "zimage":  # FLUX.1's ae.safetensors: the original layout
-        config = json.loads((folder / "vae" / "config.json").read_text())
+    if family in ("zimage", "flux2", "flux2_klein"):  # FLUX's ae.safetensors: the original (ldm) layout,
+        config = json.loads((folder / "vae" / "config.json").read_text())  # FLUX.2's latent batch norm as is
         vae = {k.removeprefix("first_stage_model."): v for k, v in ldm_vae(vae, config).items()}
     files["vae"] = target / f"{family}_vae.safetensors"
     save_file({k: v.contiguous() for k, v in vae.items()}, str(files["vae"]))

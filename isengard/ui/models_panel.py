@@ -26,7 +26,19 @@ def _choices(files, role: str) -> list[tuple[str, str]]:
     return [(f.label, str(f.path)) for f in files if f.role == role]
 
 
-def render(ctx) -> None:
+def _part(label: str, elem_id: str) -> gr.Dropdown:
+    """A text encoder or VAE to go with a diffusion model: the family's own unless one is chosen."""
+    return gr.Dropdown(
+        label=label,
+        choices=[(FAMILY_OWN, "")],
+        value="",
+        elem_id=elem_id,
+        info="Optional: leave it to use the family's own.",
+    )
+
+
+def render(ctx) -> tuple:
+    """The panel; returns its "look for files" handler and outputs (run when Settings opens)."""
     folders = model_files.import_folders(ctx.paths, ctx.settings)
     with gr.Accordion(
         "Your own base models — bring in a model from ComfyUI or a checkpoint",
@@ -48,20 +60,7 @@ def render(ctx) -> None:
         )
         model_hint = hint_line("own-model-file-hint")
         with gr.Row(visible=False, elem_id="own-model-parts") as parts:
-            text_encoder = gr.Dropdown(
-                label="Text encoder",
-                choices=[(FAMILY_OWN, "")],
-                value="",
-                elem_id="own-model-te",
-                info="Optional: leave it to use the family's own.",
-            )
-            vae = gr.Dropdown(
-                label="VAE",
-                choices=[(FAMILY_OWN, "")],
-                value="",
-                elem_id="own-model-vae",
-                info="Optional: leave it to use the family's own.",
-            )
+            text_encoder, vae = (_part("Text encoder", "own-model-te"), _part("VAE", "own-model-vae"))
         name = gr.Textbox(
             label="Name",
             placeholder="My model",

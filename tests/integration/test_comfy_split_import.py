@@ -26,7 +26,7 @@ def _same(a: dict, b: dict) -> bool:
     ("family", "prefix", "given", "fits"),
     [
         ("zimage", "", ("text_encoder", "vae"), "Tiny Z-Image Turbo"),
-        ("flux2_klein", "", ("text_encoder",), "Tiny FLUX.2 [klein]"),
+        ("flux2_klein", "", ("text_encoder", "vae"), "Tiny FLUX.2 [klein]"),
         ("qwen_image", "model.diffusion_model.", ("text_encoder",), "Tiny Qwen-Image"),
     ],
 )
