@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from isengard.errors import InputError, NotAvailableError
+from isengard.errors import InputError, NotAvailableError, StorageError, storage_failure_reason
 from isengard.obs import event
 
 PREFIXES = ("model.diffusion_model.", "diffusion_model.")
@@ -212,8 +212,13 @@ def assemble(
             if item.is_dir() and item.name not in parts and not item.name.startswith("."):
                 shutil.copytree(item, tmp / item.name, copy_function=_link_or_copy)
         tmp.rename(target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        # safetensors reports a full disk as its own error, with the system's words
+        reason = storage_failure_reason(exc) if isinstance(exc, Exception) else None
+        if reason:  # a full or read-only disk: one sentence, and nothing half-made stays behind
+            event("model.import_write_failed", f"{target.name}: {reason}", level="WARNING")
+            raise StorageError(f"{reason} Nothing half-made of the model was kept.") from None
         raise
 
 

@@ -75,3 +75,57 @@ def test_sizes_in_words():
     assert size_words(230_000_000) == "230 MB"
     assert size_words(840_000) == "840 kB"
     assert size_words(None) == "size unknown"
+
+
+def _reference(folder):
+    import json
+
+    (folder / "transformer").mkdir(parents=True)
+    (folder / "transformer" / "config.json").write_text("{}")
+    (folder / "scheduler").mkdir()
+    (folder / "scheduler" / "scheduler_config.json").write_text("{}")
+    index = {"_class_name": "ZImagePipeline", "transformer": ["diffusers", "ZImageTransformer2DModel"]}
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder
+
+
+def test_a_full_disk_while_writing_the_model_leaves_nothing_and_says_so(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+    import safetensors.torch
+
+    from isengard.errors import StorageError
+    from isengard.models.comfy_files import assemble
+
+    reference = _reference(tmp_path / "reference")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    target = tmp_path / "models" / "custom-mine"
+    target.parent.mkdir()
+    with pytest.raises(StorageError, match="The disk is full"):
+        assemble(reference, target, {"transformer": {"w": torch.zeros(2)}}, denoiser="transformer", say=print)
+    assert list(target.parent.iterdir()) == []  # neither the model nor a half-written folder
+
+
+def test_a_text_encoder_matches_by_its_names_with_or_without_its_wrapper():
+    from isengard.models.comfy_files import convert_text_encoder, mismatch
+
+    reference = {
+        "embed_tokens.weight": (4, 2),
+        "layers.0.self_attn.q_proj.weight": (2, 2),
+        "norm.weight": (2,),
+    }
+    comfy = {"model.embed_tokens.weight": torch.zeros(4, 2), "model.layers.0.self_attn.q_proj.weight": torch.zeros(2, 2),
+             "model.norm.weight": torch.zeros(2)}  # fmt: skip
+    assert mismatch(convert_text_encoder(comfy, reference), reference) == ""
+    bigger = comfy | {"model.layers.1.self_attn.q_proj.weight": torch.zeros(2, 2)}  # another model's depth
+    assert "unexpected" in mismatch(convert_text_encoder(bigger, reference), reference)
+    tied = {"model.embed_tokens.weight": (4, 2), "model.norm.weight": (2,), "lm_head.weight": (4, 2)}
+    converted = convert_text_encoder(
+        {"model.embed_tokens.weight": torch.ones(4, 2), "model.norm.weight": torch.ones(2)}, tied
+    )
+    assert mismatch(converted, tied) == "" and torch.equal(converted["lm_head.weight"], torch.ones(4, 2))
