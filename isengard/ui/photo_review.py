@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from isengard.errors import InputError
+from isengard.obs import event
 from isengard.ui.actions import ui_action
 from isengard.words import count
 
@@ -131,10 +132,14 @@ def suggestions(ctx, review: Review, pick, remove_ids) -> None:
     again whenever the photos change)."""
     svc = ctx.characters
 
-    @gr.render(inputs=[pick, review.refresh])
-    def draw(char_id, _refresh):
+    # drawn when what they show changes — never on the choice of person alone: the panel of the person
+    # chosen (with its selection reset) comes in the same answer as `refresh`, so a suggestion can never be
+    # clicked before that answer lands and is undone by it
+    @gr.render(inputs=[pick, review.refresh], triggers=[review.refresh.change])
+    def draw(char_id, refresh):
         if not char_id:
             return
+        event("characters.suggestions_drawn", "suggestions drawn", character=char_id, refresh=refresh)
         state, _ = svc.report(int(char_id))
         names = {p.id: p.original_name for p in svc.photos(int(char_id))}
         shown = [s for s in state.suggestions if s.removable and s.photo_ids]
@@ -166,10 +171,19 @@ def suggestions(ctx, review: Review, pick, remove_ids) -> None:
                         min_width=120,
                     )
                 select.click(  # the choices come with the value: it must not land before them (a race)
-                    lambda ids=item.photo_ids, char=char_id: selection_choices(svc, char) | {"value": ids},
+                    _selecter(svc, char_id, item.photo_ids),
                     outputs=[review.selected],
+                    api_visibility="private",
                 )
                 remove_ids(remove, item.photo_ids)
+
+
+def _selecter(svc, char_id, ids):
+    @ui_action("characters.select_suggested")
+    def select():
+        return selection_choices(svc, char_id) | {"value": ids}
+
+    return select
 
 
 def captions_view(ctx, review: Review, pick) -> None:
@@ -177,7 +191,7 @@ def captions_view(ctx, review: Review, pick) -> None:
     svc = ctx.characters
     with gr.Accordion("All captions", open=False, elem_id="char-captions-view"):
 
-        @gr.render(inputs=[pick, review.refresh])
+        @gr.render(inputs=[pick, review.refresh], triggers=[review.refresh.change])
         def draw(char_id, _refresh):
             if not char_id:
                 gr.Markdown("Create or pick a character first.")

@@ -117,3 +117,39 @@ def test_a_late_redraw_of_the_same_person_keeps_the_photos_selected(browser, lat
         page.wait_for_timeout(500)  # its updates drawn
         expect(checked).to_have_count(1)
         assert page.page_errors == []
+
+
+def test_suggestions_of_a_person_just_chosen_wait_for_their_panel(browser, late_studio, tmp_path):
+    """Choosing another person resets the selection in the answer that draws their panel — here 4 s late.
+    Their suggestions come with that answer, never before it: a suggestion selected as soon as it shows
+    stays selected."""
+    env = child_env(late_studio.root)
+    other = run_cli(
+        [
+            "character",
+            "create",
+            "Aaa First",
+            "--no-check",
+            "--photos",
+            *map(str, photos.good_set(tmp_path / "a")),
+        ],
+        env,
+    )
+    assert other.returncode == 0, other.stderr
+    made = run_cli(
+        ["character", "create", "Late Person", "--photos", *map(str, photos.good_set(tmp_path / "b"))], env
+    )
+    assert made.returncode == 0, made.stderr
+    with open_page(browser, late_studio) as page:
+        expect(page.locator("#char-name")).to_have_text("Aaa First")  # the first person, from the page load
+        choose(page, "char-pick", "Late Person")
+        suggestion = page.locator(".isg-suggestion").filter(has_text="near-duplicates")
+        expect(suggestion).to_contain_text("warmer.webp", timeout=30_000)
+        page.locator("#char-select-box").get_by_text("Select several photos").click()
+        suggestion.locator(".isg-suggest-select").click()
+        checked = page.locator("#char-selected input[type=checkbox]:checked")
+        expect(checked).to_have_count(1)
+        expect(page.locator("#char-name")).to_have_text("Late Person", timeout=30_000)  # their panel landed
+        page.wait_for_timeout(500)
+        expect(checked).to_have_count(1)
+        assert page.page_errors == []

@@ -7,6 +7,7 @@ import html
 import gradio as gr
 
 from isengard.errors import InputError
+from isengard.obs import event
 from isengard.ui import character_edit, character_form, photo_review
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import (
@@ -107,6 +108,7 @@ def render(ctx, shared) -> list:
                 edit_box: gr.update(visible=False),
                 delete_box: gr.update(visible=False),
                 review.shown: None,
+                review.refresh: "",  # no one chosen: the suggestions and the captions list are emptied
             } | no_photo()
         character = svc.get(int(char_id))
         state, reports = svc.report(character.id)
@@ -208,7 +210,11 @@ def render(ctx, shared) -> list:
     @ui_action("characters.open")
     def open_character(char_id, where, shown):
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
-        if char_id and shown == int(char_id):
+        kept = bool(char_id) and shown == int(char_id)
+        event(
+            "characters.opened", "kept on screen" if kept else "drawn afresh", character=char_id, shown=shown
+        )
+        if kept:
             # the same person again (the list was redrawn after an upload or a reload, or the choice came
             # twice, sometimes late): what the upload and its checks said, and the photos selected, stay
             again = panel(char_id) | {shared.where: place}
