@@ -5,6 +5,7 @@ file's header alone (a few kilobytes, however large the file)."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def import_folders(paths, settings) -> list[Path]:
     """The drop-in folder (made if missing), then ComfyUI's model folders when Isengard knows where they are:
     COMFYUI_MODELS_DIR, or the folder above COMFYUI_LORA_DIR when that is ComfyUI's `models/loras`."""
     inbox = paths.base_models / "import"
-    inbox.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # a read-only data folder: nothing to offer from it, no failure
+        inbox.mkdir(parents=True, exist_ok=True)
     comfy = settings.comfyui_models_dir
     if (
         comfy is None
