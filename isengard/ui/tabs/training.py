@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from pathlib import Path
 
@@ -11,22 +10,19 @@ import gradio as gr
 from isengard.errors import InputError
 from isengard.evaluation.probes import probe_prompts
 from isengard.jobs import JobRecord
-from isengard.ui import lora_library, params_form, training_form
+from isengard.ui import lora_library, params_form, training_form, training_model
 from isengard.ui.actions import ui_action
 from isengard.ui.character_views import readiness_card
 from isengard.ui.hints import FieldHints
 from isengard.ui.likeness_views import likeness_html, recommended_file
-from isengard.ui.model_views import licence_html, model_choice
 from isengard.ui.shared import Arrival, remembered
 from isengard.ui.training_form import (
     EMBEDDED_GUIDANCE_ONLY,
     NO_CHARACTER,
-    TEST_MODE_PRESETS,
     UNET_ONLY,
     _backend_html,
 )
 from isengard.ui.training_views import character_name, log_tail, loss_frame, status_html, timeline
-from plugins.families import family_info
 from plugins.training.interface import TrainingParams
 
 
@@ -35,13 +31,13 @@ def render(ctx, shared) -> list:
     # fmt: off
     (
         svc, tab, job_id, follow_key, ticker, drawn, hint_lines,
-        character, readiness, base, model_state, preset, preset_reason, applied_preset, simple, backend,
+        character, readiness, base, model_state, preset, simple, backend,
         backend_state, advanced, sample_prompts, prompts_shown, start, cancel, resume, status,
         make_pictures, likeness_box, use_checkpoint, timeline_job, timeline_slider, timeline_note,
         samples_view, loss_plot, log, library,
     ) = ui.parts(
         "svc tab job_id follow_key ticker drawn hint_lines "
-        "character readiness base model_state preset preset_reason applied_preset simple backend "
+        "character readiness base model_state preset simple backend "
         "backend_state advanced sample_prompts prompts_shown start cancel resume status "
         "make_pictures likeness_box use_checkpoint timeline_job timeline_slider timeline_note "
         "samples_view loss_plot log library "
@@ -49,38 +45,9 @@ def render(ctx, shared) -> list:
     # fmt: on
     params = {**simple, **advanced}
     names = list(params)
-
-    def model_facts(model_id: str) -> str:
-        model = ctx.catalogue.get(model_id)
-        state = (
-            "not needed in test mode (training is simulated)"
-            if ctx.settings.fast_test
-            else ctx.models.status(model)
-        )
-        trained = svc.training_model(model)
-        note = f" LoRAs train on {html.escape(trained.label)}." if trained.id != model.id else ""
-        return (
-            f"{licence_html(model)}<br>"
-            f'<span class="isg-muted">{html.escape(model.description)}{note} Model files: {html.escape(state)}.</span>'
-        )
-
-    def preset_values(preset_id: str) -> list:
-        values = svc.preset(preset_id).training_params()
-        return [getattr(values, name) for name in names]
-
-    def family_fields(model_id: str) -> dict:
-        """Settings that do nothing for the chosen model's family are hidden."""
-        info = family_info(ctx.catalogue.get(model_id).family)
-        shown = {n: True for n in names}
-        for n in UNET_ONLY:
-            shown[n] = info.model_attr == "unet"
-        for n in EMBEDDED_GUIDANCE_ONLY:
-            shown[n] = info.guidance == "embedded"
-        return {
-            component: gr.update(visible=shown[n])
-            for n, component in params.items()
-            if n in (*UNET_ONLY, *EMBEDDED_GUIDANCE_ONLY)
-        }
+    start_hints = FieldHints(hint_lines, default="start")
+    models = training_model.wire(ctx, ui, params, start_hints)
+    model_facts, family_fields = models.model_facts, models.family_fields
 
     def next_button(job: JobRecord | None):
         if job is None or job.status != "succeeded":
@@ -134,7 +101,6 @@ def render(ctx, shared) -> list:
         return out
 
     shared.arrivals["training"] = Arrival([character, job_id, follow_key], arrive)
-    start_hints = FieldHints(hint_lines, default="start")
 
     def default_prompts(char_id) -> str:
         if not char_id:
@@ -161,41 +127,6 @@ def render(ctx, shared) -> list:
         if record is None or not record.job_id:
             return gr.skip()
         return timeline_view(record.job_id)
-
-    def preset_fill(preset_id: str) -> dict:
-        """The boxes filled with a preset's values, and that preset remembered as the one they hold."""
-        values = dict(zip([params[n] for n in names], preset_values(preset_id), strict=True))
-        return values | {applied_preset: preset_id}
-
-    @ui_action("training.choose_model", hints=start_hints)
-    def choose_model(model_id, current, applied):
-        model = ctx.catalogue.get(model_id)
-        chosen, reason = svc.recommend(model_id)
-        if ctx.settings.fast_test:
-            reason = TEST_MODE_PRESETS
-        choices = [(p.label, p.id) for p in svc.presets_for(model)]
-        out = {
-            model_state: model_facts(model_id),
-            preset: gr.update(choices=choices, value=chosen.id),
-            preset_reason: reason,
-        }
-        # another preset fills the boxes in this same answer (a second event would land after the person
-        # began typing and undo it); the one already applied leaves what they typed
-        filled = preset_fill(chosen.id) if chosen.id != applied else {}
-        for component, shown in family_fields(model_id).items():  # a value and a visibility
-            filled[component] = shown | {"value": filled[component]} if component in filled else shown
-        out |= filled
-        job = ctx.runner.get(current) if current else None
-        if job is not None and job.status == "failed":  # an earlier job's problem is not this choice's
-            out |= {job_id: "", drawn: "", status: status_html(ctx, None)}
-        return out
-
-    @ui_action("training.choose_preset")
-    def choose_preset(preset_id, applied):
-        # the person's own choice of preset (`.input`): another one fills the boxes
-        if not preset_id or preset_id == applied:
-            return gr.skip()
-        return preset_fill(preset_id)
 
     @ui_action("training.start", hints=start_hints)
     def start_training(data):
@@ -341,28 +272,6 @@ def render(ctx, shared) -> list:
         show_progress="hidden",
         **private,
     )
-    base.change(
-        choose_model,
-        inputs=[base, job_id, applied_preset],
-        outputs=[
-            model_state,
-            preset,
-            preset_reason,
-            *(params[n] for n in names),
-            applied_preset,
-            job_id,
-            drawn,
-            status,
-            *start_hints.components,
-        ],
-        **private,
-    )
-    preset.input(
-        choose_preset,
-        inputs=[preset, applied_preset],
-        outputs=[*(params[n] for n in names), applied_preset],
-        **private,
-    )
     follow_outputs = [
         status,
         make_pictures,
@@ -415,14 +324,6 @@ def render(ctx, shared) -> list:
     tab.select(
         refresh_characters, inputs=[shared.where], outputs=[character], show_progress="hidden", **private
     )
-
-    @ui_action("training.models_refreshed", quiet=True)
-    def refresh_models():
-        """Models imported meanwhile (Settings, the command line) join the list; the choice stays."""
-        ctx.models.refresh_custom()
-        return gr.update(choices=[model_choice(m) for m in ctx.catalogue.all()])
-
-    tab.select(refresh_models, outputs=[base], show_progress="hidden", **private)
 
     def wire_next_step() -> None:
         @ui_action("training.next_step")
