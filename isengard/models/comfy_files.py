@@ -27,7 +27,6 @@ LABELS = {
     "flux2": "FLUX.2 [dev]",
     "qwen_image": "Qwen-Image",
 }
-FAMILIES = tuple(LABELS)
 # container prefixes of text-encoder files (ComfyUI keeps Hugging Face's names, with or without the model's
 # wrapper): removed before names are compared; Qwen2.5-VL's vision tower keeps its own name
 TEXT_PREFIXES = ("model.language_model.", "language_model.model.", "language_model.", "model.")

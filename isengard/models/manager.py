@@ -272,10 +272,11 @@ class ModelManager:
         return model
 
     def _split_family(self, source: Path) -> str | None:
+        """The newer family of a ComfyUI diffusion model file, from its header alone; else None."""
+        from isengard.models.comfy_files import family_of_diffusion_model
         from isengard.models.single_file import read_shapes
-        from isengard.models.split_import import split_family
 
-        return split_family(read_shapes(source)) if source.suffix == ".safetensors" else None
+        return family_of_diffusion_model(read_shapes(source)) if source.suffix == ".safetensors" else None
 
     def _convert_split_files(self, source, model_id, text_encoder, vae, like, progress):
         from isengard.models.split_import import SplitFiles, import_split

@@ -24,10 +24,6 @@ class SplitFiles:
     vae: Path | None = None
 
 
-def split_family(keys) -> str | None:
-    return comfy_files.family_of_diffusion_model(keys)
-
-
 def import_split(manager, files: SplitFiles, target: Path, *, like: str | None, say: Callable[[str], None]):
     """Convert and assemble; returns the family and the reference model it was matched to."""
     from plugins.families import family_info
