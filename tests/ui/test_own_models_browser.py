@@ -1,7 +1,7 @@
 """Real browser: Settings → Your own base models. ComfyUI's three Z-Image files (the tiny model written in
 ComfyUI's layout) wait in the drop-in folder; the person picks the diffusion model, its text encoder and
-VAE, names it, adds it — following the conversion where they are looking — and finds it in Training's
-Base model list. Without a file chosen, one sentence under the field. At 1400 px, then on a phone."""
+VAE, names it, adds it — following the conversion where they are looking — and finds it in the Base
+model lists of Training and Image Gen. Without a file chosen, one sentence under the field. At 1400 px, then on a phone."""
 
 from __future__ import annotations
 
@@ -54,6 +54,10 @@ def test_bring_in_comfyui_files_from_settings(browser, files_studio, width):
         page.click("#isg-settings-close")
         page.get_by_role("tab", name="Training").click()
         page.locator("#train-base input").click()
+        expect(page.get_by_role("option", name=f"Zed {width}")).to_have_count(1)
+        page.keyboard.press("Escape")
+        page.get_by_role("tab", name="Image Gen").click()
+        page.locator("#gen-base input").click()
         expect(page.get_by_role("option", name=f"Zed {width}")).to_have_count(1)
         page.keyboard.press("Escape")
         assert page.page_errors == []

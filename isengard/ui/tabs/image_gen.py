@@ -32,6 +32,7 @@ from isengard.ui.model_views import (
     steps_help,
 )
 from isengard.ui.shared import Arrival, remembered
+from plugins.image.interface import ImageBackend
 
 
 def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
@@ -352,20 +353,7 @@ def render(ctx, shared) -> list:
         return out
 
     @ui_action("image.tab_opened")
-    def refresh(where, selected, current_lora, backend_name):
-        out = refreshed(where, selected, current_lora)
-        # models imported meanwhile (Settings, the command line) join the list; the choice stays
-        ctx.models.refresh_custom()
-        models = gr.update(choices=model_choices(ctx, backend_name))
-        given = out.get(base)
-        if isinstance(given, dict):
-            models = given | models
-        elif given is not None:  # a model chosen with the person it arrived for
-            models["value"] = given
-        out[base] = models
-        return out
-
-    def refreshed(where, selected, current_lora):
+    def refresh(where, selected, current_lora):
         choices = character_choices()
         ids = [c[1] for c in choices]
         wanted = (where or {}).get("character")
@@ -438,11 +426,22 @@ def render(ctx, shared) -> list:
     image_settings.wire(ctx, ui, form_outputs, character_choices, all_lora_choices)
     tab.select(
         refresh,
-        inputs=[shared.where, character, lora, backend],
+        inputs=[shared.where, character, lora],
         outputs=[character, lora, prompt, base],
         show_progress="hidden",
         **private,
     )
+
+    @ui_action("image.models_refreshed", quiet=True)
+    def refresh_models(backend_name):
+        """Models imported meanwhile (Settings, the command line) join the list; the choice stays. A backend
+        that lists its own models (a ComfyUI server's) is not asked: that is a call to the server."""
+        if type(ctx.registry.get("image", backend_name)).base_models is not ImageBackend.base_models:
+            return gr.skip()
+        ctx.models.refresh_custom()
+        return gr.update(choices=model_choices(ctx, backend_name))
+
+    tab.select(refresh_models, inputs=[backend], outputs=[base], show_progress="hidden", **private)
     load_outputs = [
         character,
         lora,
