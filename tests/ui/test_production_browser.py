@@ -88,13 +88,16 @@ def test_train_then_generate_with_the_lora(browser, production_studio, tmp_path)
         assert len(pngs) == 1
         first = pngs[0]
 
-        # A longer picture: the live preview appears while it forms and goes away when it is done.
+        # A longer picture: the live preview appears while it forms and goes away when it is done. The most
+        # steps the form takes (150: ~7 s here): under load the page's follow has started 3 s after the
+        # click, and a 60-step picture (2.8 s) was finished by then — so no preview was ever due
         expect(page.locator("#gen-preview")).to_be_hidden()
-        for elem_id, value in (("gen-steps", "60"), ("gen-width", "256"), ("gen-height", "256")):
+        longer = (("gen-steps", "150"), ("gen-width", "256"), ("gen-height", "256"))
+        for elem_id, value in longer:
             field = page.locator(f"#{elem_id} input[type=number]")
             field.fill(value)
             field.press("Tab")
-        for elem_id, value in (("gen-steps", "60"), ("gen-width", "256"), ("gen-height", "256")):
+        for elem_id, value in longer:
             expect(page.locator(f"#{elem_id} input[type=number]")).to_have_value(value)
         page.click("#gen-go")
         page.wait_for_selector("#gen-preview img", state="visible", timeout=120_000)
