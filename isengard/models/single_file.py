@@ -55,7 +55,10 @@ def checkpoint_family(source: Path, family: str | None) -> tuple[str, dict[str, 
         "flux": " (this one looks like FLUX: use its diffusers folder instead).",
         "sd2": " (this one looks like Stable Diffusion 2, which Isengard does not support).",
     }
-    raise InputError("Single-file import supports SDXL and SD 1.5 checkpoints" + because.get(detected, "."))
+    raise InputError(
+        "Single-file import supports SDXL and SD 1.5 checkpoints, and Z-Image, FLUX.2 and Qwen-Image diffusion "
+        "models as ComfyUI keeps them" + because.get(detected, ".")
+    )
 
 
 def convert(

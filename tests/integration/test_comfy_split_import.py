@@ -133,4 +133,15 @@ def test_split_files_that_do_not_fit_are_refused_clearly(tmp_path, tiny_models):
     save_file(tensors, str(odd))
     result = run_cli(["models", "import", str(odd)], env)
     assert result.returncode == 7 and "does not match the sizes of any Z-Image model" in result.stderr
+    # a newer family Isengard does not train (Qwen-Image 2.1: its text norm inside `txt_in`)
+    newer = tmp_path / "qwen_image_2_1.safetensors"
+    names = (
+        "img_in.weight",
+        "txt_norm.weight",
+        "txt_in.text_norm.weight",
+        "transformer_blocks.0.img_mod.1.weight",
+    )
+    save_file({name: torch.zeros(2) for name in names}, str(newer))
+    result = run_cli(["models", "import", str(newer)], env)
+    assert result.returncode == 5 and "Z-Image, FLUX.2 and Qwen-Image diffusion models" in result.stderr
     assert not list((tmp_path / "data" / "models" / "base").glob("custom-*")), "nothing half-made is left"
