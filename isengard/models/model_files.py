@@ -74,22 +74,27 @@ def role_of(names: list[str]) -> tuple[str, str | None] | None:
     return None
 
 
-def find(folders: list[Path]) -> list[ModelFile]:
-    """The model files in `folders` (not their subfolders), diffusion models and checkpoints first."""
+def describe(path: Path) -> ModelFile | None:
+    """What one file is, from its header; None for anything else (or a broken, partly copied file)."""
     from safetensors import safe_open
 
-    found = []
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.safetensors")):
-            try:
-                with safe_open(str(path), framework="pt") as handle:
-                    names = list(handle.keys())
-            except Exception:  # a broken or partly copied file is simply not offered
-                continue
-            role = role_of(names)
-            if role:
-                found.append(ModelFile(path, path.stat().st_size, *role))
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            names = list(handle.keys())
+    except Exception:  # a broken or partly copied file is simply not offered
+        return None
+    role = role_of(names)
+    return ModelFile(path, path.stat().st_size, *role) if role else None
+
+
+def find(folders: list[Path]) -> list[ModelFile]:
+    """The model files in `folders` (not their subfolders), diffusion models and checkpoints first."""
+    found = [
+        described
+        for folder in folders
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.safetensors"))
+        if (described := describe(path)) is not None
+    ]
     order = list(ROLES)
     return sorted(found, key=lambda f: (order.index(f.role), f.path.name.lower()))

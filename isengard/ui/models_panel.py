@@ -6,6 +6,7 @@ progress shows here; the model then appears in the Base model lists of Training 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 import gradio as gr
 
@@ -100,8 +101,7 @@ def render(ctx) -> tuple:
     @ui_action("models.pick_file", quiet=True)
     def pick_file(path):
         """The text encoder and VAE belong with a diffusion model; a checkpoint holds its own."""
-        files = {str(f.path): f for f in model_files.find(folders)}
-        chosen = files.get(path or "")
+        chosen = model_files.describe(Path(path)) if path else None  # that file's header, not every file's
         return gr.update(visible=bool(chosen and chosen.role == "diffusion_model"))
 
     @ui_action("models.import", hints=hints)
