@@ -59,6 +59,7 @@ def build(ctx, shared) -> Parts:
                         elem_id="gen-character",
                         info="Whose LoRA to use. Its trigger word is added to the prompt.",
                     )
+                    picked = gr.State(None)  # [person, when] the last choice of a person was answered
                     lora = gr.Dropdown(
                         label="LoRA",
                         choices=[(NONE, "")],
@@ -264,6 +265,7 @@ def build(ctx, shared) -> Parts:
         job_id=job_id,
         follow_key=follow_key,
         character=character,
+        picked=picked,
         lora=lora,
         strength=strength,
         prompt=prompt,

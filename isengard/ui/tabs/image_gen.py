@@ -34,6 +34,8 @@ from isengard.ui.model_views import (
 from isengard.ui.shared import Arrival, remembered
 from plugins.image.interface import ImageBackend
 
+DUPLICATE_WINDOW_S = 2.0  # a choice reported twice arrives within milliseconds; a person re-choosing, not
+
 
 def model_choices(ctx, backend_name: str) -> list[tuple[str, str]]:
     """The catalogue's models, plus what the backend offers itself (a ComfyUI server's files)."""
@@ -65,6 +67,7 @@ def render(ctx, shared) -> list:
         "pics "
     )
     # fmt: on
+    picked = ui.picked
     extra_inputs = [c for pair in extras for c in pair]
     inputs = {
         character,
@@ -185,9 +188,15 @@ def render(ctx, shared) -> list:
     )
 
     @ui_action("image.pick_character")
-    def pick_character(char_id, current_prompt, current_base, where):
+    def pick_character(char_id, current_prompt, current_base, where, last):
+        # the list reports one choice twice; answered twice, the second answer (made from the prompt as it
+        # was) can land after the person began typing and replace it. `last` is kept on the server, read
+        # when this runs: the same person answered a moment ago is that echo
+        if last and last[0] == char_id and time.time() - last[1] < DUPLICATE_WINDOW_S:
+            return gr.skip()
         place = dict(where or {}) | {"character": int(char_id) if char_id else None}
-        return choose_character(char_id, current_prompt, current_base) | {shared.where: place}
+        answer = choose_character(char_id, current_prompt, current_base)
+        return answer | {shared.where: place, picked: [char_id, time.time()]}
 
     def choose_character(char_id, current_prompt, current_base):
         choices, newest = lora_choices(char_id)
@@ -377,8 +386,8 @@ def render(ctx, shared) -> list:
     backend.input(choose_backend, inputs=[backend, base], outputs=[backend_state, base], **private)
     character.input(
         pick_character,
-        inputs=[character, prompt, base, shared.where],
-        outputs=[lora, prompt, base, shared.where],
+        inputs=[character, prompt, base, shared.where, picked],
+        outputs=[lora, prompt, base, shared.where, picked],
         **private,
     )
     lora.input(choose_lora, inputs=[lora, base], outputs=[base], **private)
